@@ -1,15 +1,50 @@
-"""The `raybee` command line."""
+"""The `raybee` command line: `raybee demo`, `raybee bench <area> [--json]`."""
 
 import argparse
+import importlib
+import json
 import sys
+
+BENCH_AREAS = ("journal", "protocol", "raft", "state", "engine")
+
+
+def _bench(area: str, rest: list[str]) -> int:
+    module = importlib.import_module(f"raybee.workloads.bench_{area}")
+    as_json = "--json" in rest
+    figures = module.run([arg for arg in rest if arg != "--json"])
+    if as_json:
+        print(json.dumps(figures, sort_keys=True))
+    else:
+        width = max(len(name) for name in figures)
+        for name, value in figures.items():
+            print(
+                f"{name:<{width}}  {value:,.3f}"
+                if isinstance(value, float)
+                else f"{name:<{width}}  {value}"
+            )
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="raybee")
-    parser.add_subparsers(dest="command")
-    args = parser.parse_args(argv)
+    parser = argparse.ArgumentParser(
+        prog="raybee", description="A Zeebe-style workflow engine on Ray."
+    )
+    commands = parser.add_subparsers(dest="command")
+    demo = commands.add_parser("demo", help="show what raybee does today, on this machine")
+    demo.add_argument("--dir", help="working directory (default: a temporary one)")
+    bench = commands.add_parser("bench", help="measure one area and print its figures")
+    bench.add_argument("area", choices=BENCH_AREAS)
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "bench":
+        return _bench(args.area, rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command == "demo":
+        from raybee.workloads.demo import run_demo
+
+        return run_demo(args.dir)
     parser.print_help()
-    return 0 if args.command is None else 2
+    return 2
 
 
 if __name__ == "__main__":
