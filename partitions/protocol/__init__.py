@@ -33,6 +33,7 @@ from .record import (
 )
 from .values import (
     DEFAULT_TENANT,
+    MODEL_VALUE_TYPES,
     NO_KEY,
     VALUE_MODELS,
     DeploymentRecordValue,
@@ -81,6 +82,7 @@ __all__ = [
     "KEY_PARTITION_SHIFT_BITS",
     "PARTITION_ID_MAX",
     "RECORD_SCHEMA",
+    "MODEL_VALUE_TYPES",
     "VALUE_MODELS",
     "DeploymentIntent",
     "ErrorIntent",

@@ -64,6 +64,8 @@ class JobIntent(IntEnum):
     ACTIVATED = 17
     UPDATE_TIMEOUT = 18
     TIMEOUT_UPDATED = 19
+    # raybee's own: a job created directly by a client, outside any process.
+    CREATE = 20
 
 
 class JobBatchIntent(IntEnum):

@@ -1,0 +1,43 @@
+"""Event appliers: the only code that changes state. One applier per (value type, intent,
+record version); a released applier is never edited — a changed behaviour is a new version."""
+
+from collections.abc import Callable
+from enum import IntEnum
+
+from raybee.partitions.protocol import Record, ValueType
+
+Applier = Callable[["object", Record], None]
+_REGISTRY: dict[tuple[ValueType, IntEnum, int], Applier] = {}
+
+
+def applies(value_type: ValueType, intent: IntEnum, version: int = 1):
+    def register(function: Applier) -> Applier:
+        slot = (value_type, intent, version)
+        assert slot not in _REGISTRY, f"two appliers for {slot}"
+        _REGISTRY[slot] = function
+        return function
+
+    return register
+
+
+class EventAppliers:
+    """Dispatches an event to its applier, then moves the key generator past its key."""
+
+    def __init__(self) -> None:
+        from . import incident, job, job_batch  # noqa: F401  (registration)
+
+        self._appliers = {(int(vt), int(i), v): f for (vt, i, v), f in _REGISTRY.items()}
+
+    def apply(self, state, record: Record) -> None:
+        assert record.is_event, f"only events are applied, not {record.record_type.name}"
+        applier = self._appliers.get((record.value_type, record.intent, record.record_version))
+        if applier is None:
+            raise LookupError(
+                f"no applier for {record.value_type.name} {record.intent.name} "
+                f"version {record.record_version} (event at position {record.position})"
+            )
+        applier(state, record)
+        state.keys.observe(record.key)
+
+    def handles(self, value_type: ValueType, intent: IntEnum, version: int = 1) -> bool:
+        return (int(value_type), int(intent), version) in self._appliers

@@ -1,0 +1,186 @@
+"""What a processor works with: a read-only view of state, and writers for follow-up records.
+
+Appending an event runs its applier at once, in the same transaction, so processing and replay
+run the same mutation code; processors never get a mutable handle on state.
+"""
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from raybee.partitions.protocol import (
+    MODEL_VALUE_TYPES,
+    VALUE_MODELS,
+    Record,
+    RecordType,
+    RecordValue,
+    RejectionType,
+    ValueType,
+)
+
+from .stores import IncidentStore, JobStore, KeyGenerator, PositionStore
+
+FOLLOW_UP_COMMANDS_PER_BATCH_MAX = 1_000
+
+
+class ReadOnly:
+    """The read half of a transaction: processors may look, not touch."""
+
+    __slots__ = ("_reader",)
+
+    def __init__(self, reader):
+        self._reader = reader
+
+    def get(self, family, key, default=None):
+        return self._reader.get(family, key, default)
+
+    def prefix(self, family, prefix):
+        return self._reader.prefix(family, prefix)
+
+    def range(self, family, start=None, stop=None):
+        return self._reader.range(family, start, stop)
+
+    def first(self, family, prefix=None):
+        return self._reader.first(family, prefix)
+
+
+class EngineState:
+    """Typed state over one reader (and, for appliers, one writer)."""
+
+    def __init__(self, partition_id: int, reader, writer=None):
+        self.jobs = JobStore(reader, writer)
+        self.incidents = IncidentStore(reader, writer)
+        self.keys = KeyGenerator(partition_id, reader, writer)
+        self.positions = PositionStore(reader, writer)
+
+
+@dataclass
+class Response:
+    """The answer to a client's command, sent after the records it names are committed."""
+
+    request_stream_id: int
+    request_id: int
+    record: Record
+
+
+@dataclass
+class ProcessingResult:
+    """Everything one processed batch produced, in log order, plus post-commit side effects."""
+
+    records: list[Record] = field(default_factory=list)
+    responses: list[Response] = field(default_factory=list)
+    follow_up_commands: list[Record] = field(default_factory=list)
+
+
+class ProcessingContext:
+    """Built by the stream processor for one command. `state` is read-only; `append_event`
+    writes an event and applies it; `append_command` queues a follow-up command processed in
+    the same batch; `reject` writes a rejection and answers the requester."""
+
+    def __init__(self, command: Record, state: EngineState, sink: "RecordSink"):
+        self.command = command
+        self.state = state
+        self._sink = sink
+
+    @property
+    def now_ms(self) -> int:
+        # Time comes from the command record: processing the same log twice gives the same state.
+        return self.command.timestamp_ms
+
+    def next_key(self) -> int:
+        return self._sink.next_key()
+
+    def append_event(self, key: int, intent: IntEnum, value: RecordValue) -> Record:
+        return self._sink.write(self.command, RecordType.EVENT, key, intent, value)
+
+    def append_command(self, key: int, intent: IntEnum, value: RecordValue) -> Record:
+        return self._sink.write(self.command, RecordType.COMMAND, key, intent, value)
+
+    def respond(self, record: Record) -> None:
+        self._sink.respond(self.command, record)
+
+    def reject(self, rejection_type: RejectionType, reason: str) -> Record:
+        command = self.command
+        record = self._sink.write(
+            command,
+            RecordType.COMMAND_REJECTION,
+            command.key,
+            command.intent,
+            command.value,
+            rejection_type=rejection_type,
+            reason=reason,
+        )
+        self.respond(record)
+        return record
+
+
+class RecordSink:
+    """Assigns positions, applies events, collects the batch. One per processed batch."""
+
+    def __init__(self, partition_id: int, next_position: int, state: EngineState, appliers):
+        self.partition_id = partition_id
+        self.next_position = next_position
+        self.state = state
+        self.appliers = appliers
+        self.result = ProcessingResult()
+
+    def next_key(self) -> int:
+        return self.state.keys.next_key()
+
+    def write(
+        self,
+        source: Record,
+        record_type: RecordType,
+        key: int,
+        intent: IntEnum,
+        value: RecordValue,
+        rejection_type: RejectionType = RejectionType.NONE,
+        reason: str = "",
+    ) -> Record:
+        value_type = MODEL_VALUE_TYPES[type(value)]
+        assert VALUE_MODELS[value_type] is type(value)
+        is_follow_up_command = record_type == RecordType.COMMAND
+        record = Record(
+            value_type,
+            intent,
+            value,
+            record_type,
+            key=key,
+            position=self.next_position,
+            source_record_position=source.position,
+            timestamp_ms=source.timestamp_ms,
+            partition_id=self.partition_id,
+            rejection_type=rejection_type,
+            rejection_reason=reason,
+            # Follow-up commands are the engine's own; only the answer carries the request ids.
+            request_stream_id=-1 if is_follow_up_command else source.request_stream_id,
+            request_id=-1 if is_follow_up_command else source.request_id,
+        )
+        self.next_position += 1
+        self.result.records.append(record)
+        if record_type == RecordType.EVENT:
+            self.appliers.apply(self.state, record)
+        elif is_follow_up_command:
+            if len(self.result.follow_up_commands) >= FOLLOW_UP_COMMANDS_PER_BATCH_MAX:
+                raise RuntimeError(
+                    f"more than {FOLLOW_UP_COMMANDS_PER_BATCH_MAX} follow-up commands from "
+                    f"the command at position {source.position}: a processing loop?"
+                )
+            self.result.follow_up_commands.append(record)
+        return record
+
+    def respond(self, command: Record, record: Record) -> None:
+        if command.request_id >= 0:
+            self.result.responses.append(
+                Response(command.request_stream_id, command.request_id, record)
+            )
+
+
+__all__ = [
+    "EngineState",
+    "ProcessingContext",
+    "ProcessingResult",
+    "ReadOnly",
+    "RecordSink",
+    "Response",
+    "ValueType",
+]

@@ -1,0 +1,29 @@
+"""INCIDENT RESOLVE."""
+
+from raybee.partitions.protocol import NO_KEY, IncidentIntent, RejectionType, ValueType
+
+from ..context import ProcessingContext
+from . import processes
+
+
+@processes(ValueType.INCIDENT, IncidentIntent.RESOLVE)
+class ResolveIncident:
+    def process(self, command, ctx: ProcessingContext) -> None:
+        key = command.key
+        incident = ctx.state.incidents.get(key)
+        if incident is None:
+            ctx.reject(
+                RejectionType.NOT_FOUND,
+                f"Expected to resolve incident with key '{key}', but no such incident was found",
+            )
+            return
+        if incident.job_key != NO_KEY:
+            job = ctx.state.jobs.get(incident.job_key)
+            if job is not None and job.retries < 1:
+                ctx.reject(
+                    RejectionType.INVALID_STATE,
+                    f"Expected to resolve incident with key '{key}', but its job with key "
+                    f"'{incident.job_key}' has no retries left; update the job's retries first",
+                )
+                return
+        ctx.respond(ctx.append_event(key, IncidentIntent.RESOLVED, incident))

@@ -1,0 +1,50 @@
+"""The processed position and the key generator, both kept in state so replay rebuilds them."""
+
+from raybee.partitions.protocol import encode_key, partition_of_key
+
+from ..families import POSITIONS
+
+LAST_PROCESSED = "last_processed_position"
+NEXT_KEY = "next_key"
+
+
+class PositionStore:
+    def __init__(self, reader, writer=None):
+        self._reader = reader
+        self._writer = writer
+
+    @property
+    def last_processed_position(self) -> int:
+        return self._reader.get(POSITIONS, LAST_PROCESSED, -1)
+
+    def mark_processed(self, position: int) -> None:
+        assert position > self.last_processed_position, (
+            f"processed position goes backwards: {position} after {self.last_processed_position}"
+        )
+        self._writer.put(POSITIONS, LAST_PROCESSED, position)
+
+
+class KeyGenerator:
+    """Keys are (partition << 51) + counter; the next counter lives in state. The leader moves it
+    when it hands out a key; replay moves it past every key an event carries, so a follower
+    promoted to leader never hands out a key twice."""
+
+    def __init__(self, partition_id: int, reader, writer=None):
+        self.partition_id = partition_id
+        self._reader = reader
+        self._writer = writer
+
+    def _next_counter(self) -> int:
+        return self._reader.get(POSITIONS, NEXT_KEY, 1)
+
+    def next_key(self) -> int:
+        counter = self._next_counter()
+        self._writer.put(POSITIONS, NEXT_KEY, counter + 1)
+        return encode_key(self.partition_id, counter)
+
+    def observe(self, key: int) -> None:
+        if key < 0 or partition_of_key(key) != self.partition_id:
+            return
+        counter = key - encode_key(self.partition_id, 0)
+        if counter >= self._next_counter():
+            self._writer.put(POSITIONS, NEXT_KEY, counter + 1)

@@ -1,0 +1,120 @@
+"""The partition's record stream: positions, appends, sequential reads.
+
+`MemoryLogStream` keeps records in a list (tests, and beside the real thing);
+`JournalLogStream` keeps them in the Arrow IPC journal, one journal entry per append.
+Without Raft every append is committed once it returns; with Raft the partition decides.
+"""
+
+import bisect
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+
+from raybee.partitions.protocol import RECORD_SCHEMA, Record, batch_to_records, records_to_batch
+
+
+class LogStream(ABC):
+    @property
+    @abstractmethod
+    def last_position(self) -> int:
+        """Position of the newest record, 0 when empty (positions start at 1)."""
+
+    @abstractmethod
+    def _append(self, records: list[Record]) -> None: ...
+
+    @abstractmethod
+    def read_from(self, position: int) -> Iterator[Record]:
+        """Records with position >= position, in order."""
+
+    def append(self, records: Sequence[Record]) -> list[Record]:
+        """Append records as one unit; a record with position -1 gets the next position, one
+        that has a position must have exactly that one. Returns the positioned records."""
+        if not records:
+            return []
+        next_position = self.last_position + 1
+        positioned = []
+        for offset, record in enumerate(records):
+            expected = next_position + offset
+            if record.position == -1:
+                record = record._replace(position=expected)
+            elif record.position != expected:
+                raise ValueError(
+                    f"record {offset} of the append has position {record.position}, but the "
+                    f"log's next position is {expected}: positions are contiguous"
+                )
+            positioned.append(record)
+        self._append(positioned)
+        return positioned
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+class MemoryLogStream(LogStream):
+    def __init__(self) -> None:
+        self._records: list[Record] = []
+
+    @property
+    def last_position(self) -> int:
+        return len(self._records)
+
+    def _append(self, records: list[Record]) -> None:
+        self._records.extend(records)
+
+    def close(self) -> None:
+        pass
+
+    def read_from(self, position: int) -> Iterator[Record]:
+        index = max(position, 1) - 1
+        while index < len(self._records):
+            yield self._records[index]
+            index += 1
+
+
+class JournalLogStream(LogStream):
+    """Records in a Journal: each append is one entry (one record batch), flushed before
+    append returns when `flush_each_append` is on."""
+
+    def __init__(self, journal, flush_each_append: bool = True) -> None:
+        self.journal = journal
+        self.flush_each_append = flush_each_append
+        # Sparse index: first position of every entry, parallel to its journal index.
+        self._first_positions: list[int] = []
+        self._indexes: list[int] = []
+        self._last_position = 0
+        for entry in journal.read_from(journal.first_index):
+            positions = entry.batch.column("position")
+            if len(positions) == 0:
+                continue
+            self._first_positions.append(positions[0].as_py())
+            self._indexes.append(entry.index)
+            self._last_position = positions[-1].as_py()
+
+    @classmethod
+    def open(cls, path, flush_each_append: bool = True, **journal_options) -> "JournalLogStream":
+        from raybee.journal import Journal
+
+        return cls(Journal.open(path, schema=RECORD_SCHEMA, **journal_options), flush_each_append)
+
+    @property
+    def last_position(self) -> int:
+        return self._last_position
+
+    def _append(self, records: list[Record]) -> None:
+        index = self.journal.append(0, records_to_batch(records))
+        if self.flush_each_append:
+            self.journal.flush()
+        self._first_positions.append(records[0].position)
+        self._indexes.append(index)
+        self._last_position = records[-1].position
+
+    def read_from(self, position: int) -> Iterator[Record]:
+        slot = max(bisect.bisect_right(self._first_positions, position) - 1, 0)
+        if slot >= len(self._indexes):
+            return
+        for entry in self.journal.read_from(self._indexes[slot]):
+            for record in batch_to_records(entry.batch):
+                if record.position >= position:
+                    yield record
+
+    def close(self) -> None:
+        self.journal.close()

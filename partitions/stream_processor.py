@@ -1,0 +1,160 @@
+"""The stream processor: replays events into state, and (on the leader) processes commands.
+
+Replay (followers all the time, a leader on start until the end of the log) applies events
+through the same appliers processing uses, and never writes to the log. Processing reads the
+next committed commands, runs each through its processor in ONE store transaction per batch,
+appends every follow-up record as ONE log append, commits, and only then hands back the
+responses. A command at or below `last_processed_position` is never processed again.
+"""
+
+from collections import deque
+from collections.abc import Callable
+
+from raybee.partitions.engine import EngineState, ProcessingResult
+from raybee.partitions.engine.appliers import EventAppliers
+from raybee.partitions.engine.context import ProcessingContext, ReadOnly, RecordSink
+from raybee.partitions.engine.processors import CommandProcessors
+from raybee.partitions.log_stream import LogStream
+from raybee.partitions.protocol import JobIntent, JobRecordValue, Record, ValueType
+
+COMMANDS_PER_BATCH_MAX = 200
+REPLAY_RECORDS_PER_TRANSACTION_MAX = 10_000
+SCHEDULED_COMMANDS_PER_CHECK_MAX = 1_000
+
+Clock = Callable[[], int]
+
+
+class StreamProcessor:
+    def __init__(
+        self,
+        store,
+        log: LogStream,
+        partition_id: int,
+        clock: Clock,
+        commands_per_batch_max: int = COMMANDS_PER_BATCH_MAX,
+    ) -> None:
+        assert commands_per_batch_max >= 1
+        self.store = store
+        self.log = log
+        self.partition_id = partition_id
+        self.clock = clock
+        self.commands_per_batch_max = commands_per_batch_max
+        self.appliers = EventAppliers()
+        self.processors = CommandProcessors()
+        view = store.view()
+        # Events whose command is at or below this were applied before (snapshot or earlier run).
+        self._applied_floor = EngineState(partition_id, view).positions.last_processed_position
+        self._next_read_position = 1
+        self._replaying = True
+        # Keys for which a scheduled command is in flight, so a checker does not repeat it.
+        self._requested: dict[tuple[int, int], int] = {}
+
+    @property
+    def last_processed_position(self) -> int:
+        return EngineState(self.partition_id, self.store.view()).positions.last_processed_position
+
+    # ------------------------------------------------------------------ replay
+    def replay(self) -> int:
+        """Apply every event in the log not yet in state; returns how many were applied."""
+        applied = 0
+        while True:
+            count, reached_end = self._replay_some()
+            applied += count
+            if reached_end:
+                return applied
+
+    def _replay_some(self) -> tuple[int, bool]:
+        applied = 0
+        consumed = 0
+        with self.store.transaction() as txn:
+            state = EngineState(self.partition_id, txn, txn)
+            last_processed = state.positions.last_processed_position
+            for record in self.log.read_from(self._next_read_position):
+                self._next_read_position = record.position + 1
+                consumed += 1
+                if not record.is_command and record.source_record_position > self._applied_floor:
+                    if record.is_event:
+                        self.appliers.apply(state, record)
+                        applied += 1
+                    if record.source_record_position > last_processed:
+                        last_processed = record.source_record_position
+                        state.positions.mark_processed(last_processed)
+                if consumed >= REPLAY_RECORDS_PER_TRANSACTION_MAX:
+                    return applied, False
+        return applied, True
+
+    # ------------------------------------------------------------------ processing
+    def become_leader(self) -> int:
+        """Finish replay, then process from here on."""
+        applied = self.replay()
+        self._replaying = False
+        return applied
+
+    def process_batch(self) -> ProcessingResult | None:
+        """Process up to commands_per_batch_max unprocessed commands; None if there were none."""
+        assert not self._replaying, "replay to the end of the log (become_leader) first"
+        last_processed = self.last_processed_position
+        commands: list[Record] = []
+        for record in self.log.read_from(self._next_read_position):
+            self._next_read_position = record.position + 1
+            if record.is_command and record.position > last_processed:
+                commands.append(record)
+                if len(commands) >= self.commands_per_batch_max:
+                    break
+        if not commands:
+            return None
+        with self.store.transaction() as txn:
+            state = EngineState(self.partition_id, txn, txn)
+            read_only = EngineState(self.partition_id, ReadOnly(txn))
+            sink = RecordSink(self.partition_id, self.log.last_position + 1, state, self.appliers)
+            queue = deque(commands)
+            while queue:
+                command = queue.popleft()
+                follow_ups_before = len(sink.result.follow_up_commands)
+                self.processors.process(command, ProcessingContext(command, read_only, sink))
+                state.positions.mark_processed(command.position)
+                queue.extend(sink.result.follow_up_commands[follow_ups_before:])
+            # The log first: if the append fails, the transaction aborts and nothing changed.
+            self.log.append(sink.result.records)
+        self._forget_requested(commands)
+        return sink.result
+
+    def process_all(self) -> list[ProcessingResult]:
+        results = []
+        while (result := self.process_batch()) is not None:
+            results.append(result)
+        return results
+
+    # ------------------------------------------------------------------ scheduled work
+    def due_commands(self) -> list[Record]:
+        """Commands for work that came due by the clock (job deadlines, back-offs). Scheduled
+        work only appends commands; the processors decide against state."""
+        now_ms = self.clock()
+        jobs = EngineState(self.partition_id, self.store.view()).jobs
+        commands = []
+        for intent, due in (
+            (JobIntent.TIME_OUT, jobs.deadlines_before(now_ms + 1)),
+            (JobIntent.RECUR_AFTER_BACKOFF, jobs.backoffs_before(now_ms + 1)),
+        ):
+            for due_ms, key in due:
+                if self._requested.get((intent, key)) == due_ms:
+                    continue
+                self._requested[(intent, key)] = due_ms
+                commands.append(
+                    Record(
+                        ValueType.JOB,
+                        intent,
+                        JobRecordValue(),
+                        key=key,
+                        timestamp_ms=now_ms,
+                        partition_id=self.partition_id,
+                    )
+                )
+                if len(commands) >= SCHEDULED_COMMANDS_PER_CHECK_MAX:
+                    return commands
+        return commands
+
+    def _forget_requested(self, commands: list[Record]) -> None:
+        if self._requested:
+            for command in commands:
+                self._requested.pop((command.intent, command.key), None)
