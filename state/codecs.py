@@ -5,8 +5,10 @@ keys sorted bytewise and range/prefix scans rely on it:
 
 - ints: 8 bytes big-endian with the sign bit flipped (so -1 < 0 < 1 bytewise too);
 - strs: utf-8 as is when the str is the whole key; inside a tuple a str (or bytes) component is
-  escaped (0x00 -> 0x00 0xFF) and terminated by 0x00, so ("a", 9) < ("ab", 0) and a prefix scan
-  for ("a",) never returns ("ab", ...);
+  escaped (0x00 -> 0x00 0x01) and terminated by 0x00 0x00, so ("a", 9) < ("ab", 0) and a prefix
+  scan for ("a",) returns neither ("ab", ...) nor ("a\x00", ...). (A one-byte terminator with
+  0x00 0xFF escapes, as in FoundationDB's tuple layer, needs its type-code bytes: without them
+  the escape collides with the next component's first byte.)
 - tuples of int/str/bytes components compose the above.
 
 Value codecs are small objects with encode/decode; the store ships bytes/int/str/json ones, and
@@ -25,8 +27,8 @@ from raybee.state.errors import CodecError, SchemaError
 
 _sign_flip = 1 << 63
 _escape_byte = b"\x00"
-_escaped_nul = b"\x00\xff"
-_terminator = b"\x00"
+_escaped_nul = b"\x00\x01"
+_terminator = b"\x00\x00"
 
 
 def _encode_int(value: object, what: str) -> bytes:
@@ -72,11 +74,15 @@ def _unescape(data: bytes, offset: int) -> tuple[bytes, int]:
         if nul < 0:
             raise CodecError(f"unterminated component at byte {offset} of {data!r}")
         out += data[position:nul]
-        if nul + 1 < len(data) and data[nul + 1] == 0xFF:
+        if nul + 1 >= len(data):
+            raise CodecError(f"truncated escape at byte {nul} of {data!r}")
+        if data[nul + 1] == 0x01:
             out += _escape_byte
             position = nul + 2
+        elif data[nul + 1] == 0x00:
+            return bytes(out), nul + 2
         else:
-            return bytes(out), nul + 1
+            raise CodecError(f"bad escape 0x00 0x{data[nul + 1]:02x} at byte {nul} of {data!r}")
 
 
 class KeyCodec:
