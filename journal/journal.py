@@ -1,0 +1,682 @@
+"""The segmented, append-only journal.
+
+Durability protocol
+-------------------
+- `append` writes one IPC record-batch message per entry to the active segment (page cache).
+- `flush` first writes a *flush marker* - a 0-row record batch whose metadata says "every entry
+  up to N is flushed" - then fdatasyncs the segment, and fsyncs the directory (and rewrites the
+  metadata file) when a segment was created since the last flush. The marker is durable exactly
+  when the flush is, so on recovery the last valid marker is the last flushed index without a
+  second fsync per flush for the metadata file.
+- A segment is rolled before an append would take it past `segment_size_bytes_max`: the old
+  segment gets a marker and an fdatasync first, so only the newest segment can hold unflushed
+  data.
+- Recovery on open scans every segment (header bytes, CRC32C of every message, index
+  continuity). A damaged or partial tail whose entries all lie past the last flushed index -
+  from the metadata file and the markers, including markers found *after* the damage - is
+  truncated and reported in `recovery_report`; damage at or below it raises
+  `CorruptedJournalError` naming the file and the offset.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from bisect import bisect_right
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
+
+import pyarrow as pa
+
+from raybee.journal import _ipc
+from raybee.journal import constants as c
+from raybee.journal._meta import Meta, fsync_dir, read_meta, write_meta
+from raybee.journal._segment import (
+    Segment,
+    SegmentReader,
+    parse_segment_name,
+    scan_segment,
+    segment_name,
+)
+from raybee.journal.entry import JournalEntry, RecoveryReport, TruncatedTail
+from raybee.journal.errors import (
+    CommitFloorError,
+    CorruptedJournalError,
+    EntryTooLargeError,
+    IndexOutOfRangeError,
+    InvalidEntryMetadataError,
+    JournalClosedError,
+    JournalFailedError,
+    NotARecordBatchError,
+    SchemaMismatchError,
+    TermRegressionError,
+)
+
+log = logging.getLogger(__name__)
+
+FaultInjector = Callable[[str], None]
+
+
+def _no_fault(_point: str) -> None:
+    pass
+
+
+def _check_int(name: str, value: object, low: int, high: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if not low <= value <= high:
+        raise IndexOutOfRangeError(f"{name}={value} is outside [{low}, {high}]")
+    return value
+
+
+def _check_schema(schema: object) -> pa.Schema:
+    if not isinstance(schema, pa.Schema):
+        raise TypeError(f"schema must be a pyarrow.Schema, got {type(schema).__name__}")
+    for f in schema:
+        if pa.types.is_dictionary(f.type):
+            # RecordBatch.serialize does not carry dictionaries; refuse rather than lose them.
+            raise SchemaMismatchError(f"field {f.name!r}: dictionary types are not supported")
+    return schema
+
+
+def _user_pairs(metadata: Mapping | None) -> list[tuple[bytes, bytes]]:
+    if metadata is None:
+        return []
+    if not isinstance(metadata, Mapping):
+        raise InvalidEntryMetadataError(
+            f"metadata must be a mapping of bytes|str to bytes, got {type(metadata).__name__}"
+        )
+    if len(metadata) > c.entry_metadata_keys_max:
+        raise InvalidEntryMetadataError(
+            f"metadata has {len(metadata)} keys, at most {c.entry_metadata_keys_max} allowed"
+        )
+    pairs = []
+    total = 0
+    for key, value in metadata.items():
+        if isinstance(key, str):
+            key = key.encode()
+        if not isinstance(key, bytes) or not key:
+            raise InvalidEntryMetadataError(f"metadata key {key!r} is not non-empty bytes or str")
+        if key.startswith(c.key_prefix_reserved):
+            raise InvalidEntryMetadataError(
+                f"metadata key {key!r} uses the reserved prefix {c.key_prefix_reserved!r}"
+            )
+        if not isinstance(value, bytes | bytearray | memoryview):
+            raise InvalidEntryMetadataError(
+                f"metadata value of {key!r} must be bytes, got {type(value).__name__}"
+            )
+        value = bytes(value)
+        total += len(key) + len(value)
+        pairs.append((key, value))
+    if total > c.entry_metadata_bytes_max:
+        raise InvalidEntryMetadataError(
+            f"metadata holds {total} bytes, at most {c.entry_metadata_bytes_max} allowed"
+        )
+    return pairs
+
+
+class Journal:
+    """A segmented append-only log of Arrow record batches. Not thread-safe."""
+
+    def __init__(self, *_args: object, **_kwargs: object) -> None:
+        raise TypeError("use Journal.open(path, ...)")
+
+    # ------------------------------------------------------------------ open / recovery
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike,
+        schema: pa.Schema | None = None,
+        segment_size_bytes_max: int = c.segment_size_bytes_max_default,
+        first_index: int | None = None,
+        fault_injector: FaultInjector | None = None,
+    ) -> Journal:
+        """Open the journal at `path`, creating it (which needs `schema`) when absent.
+
+        `first_index` (default 1) is the index of the first entry of a new journal; for an
+        existing one it must be None or agree with the journal. `fault_injector` is called
+        with a step name at each crash-relevant point (tests raise from it to simulate crashes).
+        """
+        self = object.__new__(cls)
+        _check_int(
+            "segment_size_bytes_max",
+            segment_size_bytes_max,
+            c.segment_size_bytes_min,
+            2**40,
+        )
+        if first_index is not None:
+            _check_int("first_index", first_index, 1, c.index_max)
+        if schema is not None:
+            _check_schema(schema)
+        self._dir = os.fspath(path)
+        self._segment_size_bytes_max = segment_size_bytes_max
+        self._fault = fault_injector or _no_fault
+        self._segments: list[Segment] = []
+        self._segment_firsts: list[int] = []
+        self._term_starts: list[int] = []
+        self._term_values: list[int] = []
+        self._fd: int | None = None  # write fd of the active (last) segment
+        self._dir_sync_pending = False
+        self._closed = False
+        self._failed = False
+        self._recover(schema, first_index)
+        return self
+
+    def _recover(self, schema: pa.Schema | None, first_index: int | None) -> None:
+        os.makedirs(self._dir, exist_ok=True)
+        meta = read_meta(self._dir)
+        tmp = os.path.join(self._dir, c.metadata_file_name + c.metadata_tmp_suffix)
+        if os.path.exists(tmp):
+            os.unlink(tmp)  # an interrupted metadata write; the old file is authoritative
+        names = sorted(
+            (n, first)
+            for n in os.listdir(self._dir)
+            if (first := parse_segment_name(n)) is not None
+        )
+        if meta is None:
+            if names:
+                raise CorruptedJournalError(
+                    os.path.join(self._dir, c.metadata_file_name),
+                    None,
+                    f"metadata file missing beside {len(names)} segment files",
+                )
+            if schema is None:
+                raise TypeError(f"journal {self._dir!r} does not exist; open it with a schema")
+            start = 1 if first_index is None else first_index
+            meta = Meta(schema.serialize().to_pybytes(), start, start - 1, None)
+            write_meta(self._dir, meta, self._fault)
+            fsync_dir(os.path.dirname(os.path.abspath(self._dir)))
+        stored = pa.ipc.read_schema(pa.py_buffer(meta.schema_message))
+        if schema is not None and not schema.equals(stored, check_metadata=True):
+            raise SchemaMismatchError(
+                f"journal {self._dir!r} holds schema {stored}, open was given {schema}"
+            )
+        self._schema = stored
+        self._header = meta.schema_message
+        self._marker_serialized = pa.RecordBatch.from_pylist([], schema=stored).serialize()
+        # Room kept free in a segment for the flush marker that may follow its last entry.
+        self._marker_reserve_bytes = self._marker_size(c.index_max)
+
+        removed: list[str] = []
+        if meta.reset_pending:
+            for _, first in reversed(names):
+                removed.append(self._unlink_segment(first))
+            names = []
+            meta = replace(meta, reset_pending=False)
+        elif names and names[0][1] < meta.first_index:
+            # Leftovers of an interrupted compaction: whole segments below the first index.
+            keep = [(n, f) for n, f in names if f >= meta.first_index]
+            if not keep or keep[0][1] != meta.first_index:
+                raise CorruptedJournalError(
+                    os.path.join(self._dir, segment_name(meta.first_index)),
+                    None,
+                    f"first segment {meta.first_index} named by the metadata is missing",
+                )
+            for _, first in names[: len(names) - len(keep)]:
+                removed.append(self._unlink_segment(first))
+            names = keep
+        if first_index is not None and names and names[0][1] != first_index:
+            raise IndexOutOfRangeError(
+                f"first_index={first_index} disagrees with journal {self._dir!r}, "
+                f"which starts at {names[0][1]}"
+            )
+        if first_index is not None and not names and meta.first_index != first_index:
+            raise IndexOutOfRangeError(
+                f"first_index={first_index} disagrees with empty journal {self._dir!r}, "
+                f"which starts at {meta.first_index} (use reset)"
+            )
+        if meta.last_segment is not None and meta.last_segment not in {f for _, f in names}:
+            raise CorruptedJournalError(
+                os.path.join(self._dir, segment_name(meta.last_segment)),
+                None,
+                "segment file named by the metadata is missing",
+            )
+
+        flushed = meta.last_flushed_index
+        truncated: list[TruncatedTail] = []
+        expected = names[0][1] if names else meta.first_index
+        term = 0
+        for position, (_name, first) in enumerate(names):
+            path = os.path.join(self._dir, segment_name(first))
+            is_last = position == len(names) - 1
+            if first != expected:
+                raise CorruptedJournalError(
+                    path, None, f"segment starts at {first}, expected {expected} (a gap)"
+                )
+            scan = scan_segment(path, first, self._header, term)
+            flushed = max(flushed, scan.flushed_claim)
+            if scan.header_torn:
+                if not is_last or first <= max(flushed, scan.flushed_claim_past_damage):
+                    raise CorruptedJournalError(path, 0, "segment header incomplete")
+                removed.append(self._unlink_segment(first))
+                self._dir_sync_pending = True
+                continue
+            if scan.damage_offset is not None:
+                bad = scan.segment.last_index + 1
+                vouched = max(flushed, scan.flushed_claim_past_damage)
+                if not is_last or bad <= vouched:
+                    reason = scan.damage_reason
+                    if bad <= vouched:
+                        reason += f" (entry {bad} was flushed: last flushed index {vouched})"
+                    else:
+                        reason += " (segments follow it)"
+                    raise CorruptedJournalError(path, scan.damage_offset, reason)
+                if scan.damage_offset < len(self._header):
+                    raise CorruptedJournalError(path, scan.damage_offset, scan.damage_reason)
+                truncated.append(
+                    TruncatedTail(
+                        path,
+                        scan.damage_offset,
+                        scan.file_bytes - scan.damage_offset,
+                        scan.damage_reason,
+                    )
+                )
+                self._truncate_file(path, scan.damage_offset)
+                scan.segment.size_bytes = scan.damage_offset
+            for start, t in scan.terms:
+                self._term_starts.append(start)
+                self._term_values.append(t)
+            if scan.terms:
+                term = scan.terms[-1][1]
+            self._segments.append(scan.segment)
+            self._segment_firsts.append(first)
+            expected = scan.segment.last_index + 1
+
+        self._first_index_empty = meta.first_index if not self._segments else expected
+        last = self.last_index
+        if flushed > last:
+            raise CorruptedJournalError(
+                self._segments[-1].path if self._segments else self._dir,
+                None,
+                f"entries up to {flushed} were flushed but the journal ends at {last}",
+            )
+        self._flushed_index = last if truncated or removed else flushed
+        # Everything that survived recovery is on disk now; count it as flushed only after
+        # syncing it, below.
+        if self._segments:
+            seg = self._segments[-1]
+            self._fd = os.open(seg.path, os.O_WRONLY | os.O_APPEND)
+            os.fdatasync(self._fd)
+        self._flushed_index = last
+        if removed:
+            fsync_dir(self._dir)
+        self._meta = replace(
+            meta,
+            first_index=self.first_index,
+            last_flushed_index=self._flushed_index,
+            last_segment=self._segments[-1].first_index if self._segments else None,
+        )
+        if self._meta != meta:
+            write_meta(self._dir, self._meta, self._fault)
+        self._dir_sync_pending = False
+        self.recovery_report = RecoveryReport(tuple(truncated), tuple(removed), last)
+        if self.recovery_report.repaired:
+            log.warning("journal %s repaired on open: %s", self._dir, self.recovery_report)
+
+    def _unlink_segment(self, first: int) -> str:
+        path = os.path.join(self._dir, segment_name(first))
+        os.unlink(path)
+        return path
+
+    @staticmethod
+    def _truncate_file(path: str, size: int) -> None:
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            os.ftruncate(fd, size)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _marker_size(self, flushed: int) -> int:
+        head, body = self._marker_message(flushed)
+        return len(head) + len(body)
+
+    def _marker_message(self, flushed: int) -> tuple[bytes, memoryview]:
+        return _ipc.build_message(self._marker_serialized, [(c.key_flushed, b"%d" % flushed)])
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def path(self) -> str:
+        return self._dir
+
+    @property
+    def schema(self) -> pa.Schema:
+        return self._schema
+
+    @property
+    def first_index(self) -> int:
+        """Index of the first entry; last_index + 1 when the journal is empty."""
+        return self._segments[0].first_index if self._segments else self._first_index_empty
+
+    @property
+    def last_index(self) -> int:
+        """Index of the last entry; first_index - 1 when the journal is empty."""
+        return self._segments[-1].last_index if self._segments else self._first_index_empty - 1
+
+    @property
+    def last_flushed_index(self) -> int:
+        return self._flushed_index
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __len__(self) -> int:
+        return self.last_index - self.first_index + 1
+
+    def __repr__(self) -> str:
+        return (
+            f"Journal({self._dir!r}, first_index={self.first_index}, "
+            f"last_index={self.last_index}, last_flushed_index={self._flushed_index})"
+        )
+
+    # ------------------------------------------------------------------ writing
+
+    def _check_usable(self) -> None:
+        if self._failed:
+            raise JournalFailedError(f"journal {self._dir!r} failed; reopen it to recover")
+        if self._closed:
+            raise JournalClosedError(f"journal {self._dir!r} is closed")
+
+    def append(self, term: int, batch: pa.RecordBatch, metadata: Mapping | None = None) -> int:
+        """Append one entry; returns its index. Durable only after `flush`."""
+        self._check_usable()
+        if not isinstance(batch, pa.RecordBatch):
+            raise NotARecordBatchError(
+                f"append takes a pyarrow.RecordBatch, got {type(batch).__name__}"
+            )
+        if not batch.schema.equals(self._schema, check_metadata=False):
+            raise SchemaMismatchError(
+                f"batch schema {batch.schema} differs from the journal's {self._schema}"
+            )
+        if not isinstance(term, int) or isinstance(term, bool):
+            raise TypeError(f"term must be an int, got {type(term).__name__}")
+        last_term = self._term_values[-1] if self._term_values else 0
+        if not last_term <= term <= c.term_max:
+            raise TermRegressionError(
+                f"term {term} is lower than the last entry's term {last_term}"
+                if term < last_term
+                else f"term {term} is outside [0, {c.term_max}]"
+            )
+        pairs = _user_pairs(metadata)
+        index = self.last_index + 1
+        if index > c.index_max:
+            raise IndexOutOfRangeError(f"journal is full at index {c.index_max}")
+        pairs[:0] = [(c.key_index, b"%d" % index), (c.key_term, b"%d" % term)]
+        head, body = _ipc.build_message(batch.serialize(), pairs)
+        size = len(head) + len(body)
+        room = self._segment_size_bytes_max - len(self._header) - self._marker_reserve_bytes
+        if size > room:
+            raise EntryTooLargeError(
+                f"entry of {size} bytes does not fit a segment of "
+                f"{self._segment_size_bytes_max} bytes (at most {room} for one entry)"
+            )
+        seg = self._segments[-1] if self._segments else None
+        if seg is None or seg.size_bytes + size + self._marker_reserve_bytes > (
+            self._segment_size_bytes_max
+        ):
+            seg = self._roll(index)
+        offset = seg.size_bytes
+        self._write(seg, (head, body))
+        seg.note_entry(index, offset)
+        if not self._term_values or self._term_values[-1] != term:
+            self._term_starts.append(index)
+            self._term_values.append(term)
+        return index
+
+    def _write(self, seg: Segment, parts: tuple) -> None:
+        """Write all of `parts` at the end of the active segment, or leave it unchanged."""
+        assert self._fd is not None
+        total = sum(len(p) for p in parts)
+        try:
+            written = os.writev(self._fd, parts)
+            if written != total:  # a short write: finish it piece by piece
+                rest = memoryview(b"".join(bytes(p) for p in parts))[written:]
+                while rest:
+                    rest = rest[os.write(self._fd, rest) :]
+        except BaseException:
+            try:
+                os.ftruncate(self._fd, seg.size_bytes)
+            except OSError:
+                self._failed = True
+            raise
+        seg.size_bytes += total
+
+    def _roll(self, first: int) -> Segment:
+        """Seal the active segment (marker + fdatasync) and start a new one at `first`."""
+        if self._segments:
+            self._sync_active()
+            assert self._fd is not None
+            os.close(self._fd)
+            self._fd = None
+        self._fault("roll.before_create")
+        path = os.path.join(self._dir, segment_name(first))
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        self._fd = fd
+        seg = Segment(path, first, first - 1, 0)
+        self._segments.append(seg)
+        self._segment_firsts.append(first)
+        self._dir_sync_pending = True
+        self._fault("roll.created")
+        self._write(seg, (self._header,))
+        self._fault("roll.header_written")
+        return seg
+
+    def _sync_active(self) -> None:
+        """Make every entry of the active segment durable, with a marker saying so."""
+        last = self.last_index
+        if last > self._flushed_index:
+            seg = self._segments[-1]
+            self._write(seg, self._marker_message(last))
+            self._fault("flush.marker_written")
+            try:
+                os.fdatasync(self._fd)
+            except OSError:
+                # After a failed fsync the page cache state is unknown (fsyncgate): stop.
+                self._failed = True
+                raise
+            self._flushed_index = last
+            self._fault("flush.synced")
+
+    def flush(self) -> int:
+        """Make every appended entry durable; returns the last flushed index."""
+        self._check_usable()
+        self._sync_active()
+        if self._dir_sync_pending:
+            if self._fd is not None:
+                os.fdatasync(self._fd)  # the header of a segment that has no entry yet
+            fsync_dir(self._dir)
+            self._fault("flush.dir_synced")
+            self._dir_sync_pending = False
+            self._write_meta()
+        return self._flushed_index
+
+    def _write_meta(self, **changes: object) -> None:
+        self._meta = replace(
+            self._meta,
+            first_index=self.first_index,
+            last_flushed_index=self._flushed_index,
+            last_segment=self._segments[-1].first_index if self._segments else None,
+            **changes,
+        )
+        write_meta(self._dir, self._meta, self._fault)
+
+    # ------------------------------------------------------------------ reading
+
+    def _segment_of(self, index: int) -> int:
+        i = bisect_right(self._segment_firsts, index) - 1
+        assert i >= 0 and self._segments[i].first_index <= index <= self._segments[i].last_index
+        return i
+
+    def entry(self, index: int) -> JournalEntry:
+        """The entry at `index` (first_index <= index <= last_index)."""
+        self._check_usable()
+        _check_int("index", index, self.first_index, self.last_index)
+        seg = self._segments[self._segment_of(index)]
+        reader = SegmentReader(seg, self._schema, c.sparse_index_interval_bytes)
+        return next(iter(reader.iter_from(index, index)))
+
+    def read_from(self, index: int) -> Iterator[JournalEntry]:
+        """Entries from `index` through the last index at the time of the call.
+
+        `index` may be last_index + 1 (nothing to read). Truncating or compacting the
+        journal while iterating is not supported.
+        """
+        self._check_usable()
+        _check_int("index", index, self.first_index, self.last_index + 1)
+        return self._read_from(index, self.last_index)
+
+    def _read_from(self, index: int, last: int) -> Iterator[JournalEntry]:
+        if index > last:
+            return
+        i = self._segment_of(index)
+        while index <= last:
+            seg = self._segments[i]
+            stop = min(seg.last_index, last)
+            if stop >= index:
+                reader = SegmentReader(seg, self._schema, c.read_chunk_bytes)
+                yield from reader.iter_from(index, stop)
+                index = stop + 1
+            i += 1
+
+    def term_at(self, index: int) -> int:
+        """Term of the entry at `index`, from memory (no disk read)."""
+        self._check_usable()
+        _check_int("index", index, self.first_index, self.last_index)
+        return self._term_values[bisect_right(self._term_starts, index) - 1]
+
+    # ------------------------------------------------------------------ truncation
+
+    def truncate_after(self, index: int, commit_floor: int | None = None) -> None:
+        """Drop every entry after `index`. Refuses to drop entries at or below `commit_floor`."""
+        self._check_usable()
+        if commit_floor is not None:
+            _check_int("commit_floor", commit_floor, 0, c.index_max)
+            if isinstance(index, int) and index < commit_floor:
+                raise CommitFloorError(
+                    f"truncate_after({index}) would drop committed entries "
+                    f"{index + 1}..{commit_floor} (commit floor {commit_floor})"
+                )
+        _check_int("index", index, self.first_index - 1, self.last_index)
+        if index == self.last_index:
+            return
+        keep = self._segment_of(index + 1)
+        seg = self._segments[keep]
+        cut = SegmentReader(seg, self._schema, c.read_chunk_bytes).offset_of(index + 1)
+        # Metadata first: it must never claim a flushed index the files no longer hold.
+        self._flushed_index = min(self._flushed_index, index)
+        dropped = self._segments[keep + 1 :]
+        self._meta = replace(
+            self._meta,
+            first_index=self.first_index,
+            last_flushed_index=self._flushed_index,
+            last_segment=seg.first_index,
+        )
+        write_meta(self._dir, self._meta, self._fault)
+        self._fault("truncate.meta_written")
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        for old in reversed(dropped):  # newest first: a crash never leaves a gap
+            os.unlink(old.path)
+        del self._segments[keep + 1 :]
+        del self._segment_firsts[keep + 1 :]
+        self._truncate_file(seg.path, cut)
+        if dropped:
+            fsync_dir(self._dir)
+        seg.size_bytes = cut
+        seg.last_index = index if index >= seg.first_index else seg.first_index - 1
+        seg.cut_sparse_after(index)
+        t = bisect_right(self._term_starts, index)
+        del self._term_starts[t:]
+        del self._term_values[t:]
+        self._fd = os.open(seg.path, os.O_WRONLY | os.O_APPEND)
+
+    def compact_before(self, index: int) -> int:
+        """Drop whole segments whose entries all lie before `index`; returns the new first index.
+
+        The active segment is never dropped, so first_index may stay below `index`.
+        """
+        self._check_usable()
+        _check_int("index", index, 0, self.last_index + 1)
+        drop = 0
+        while drop + 1 < len(self._segments) and self._segments[drop].last_index < index:
+            drop += 1
+        if drop == 0:
+            return self.first_index
+        dropped = self._segments[:drop]
+        del self._segments[:drop]
+        del self._segment_firsts[:drop]
+        # Metadata first (first_index moves up), then the files oldest first: a crash leaves
+        # only whole leftover segments below first_index, which recovery removes.
+        self._write_meta()
+        self._fault("compact.meta_written")
+        for old in dropped:
+            os.unlink(old.path)
+        fsync_dir(self._dir)
+        first = self.first_index
+        t = bisect_right(self._term_starts, first) - 1
+        del self._term_starts[:t]
+        del self._term_values[:t]
+        self._term_starts[0] = first
+        return first
+
+    def reset(self, first_index: int) -> None:
+        """Drop every entry; the journal restarts empty at `first_index` (e.g. after a Raft
+        snapshot install)."""
+        self._check_usable()
+        _check_int("first_index", first_index, 1, c.index_max)
+        self._meta = replace(
+            self._meta,
+            first_index=first_index,
+            last_flushed_index=first_index - 1,
+            last_segment=None,
+            reset_pending=True,
+        )
+        write_meta(self._dir, self._meta, self._fault)
+        self._fault("reset.meta_written")
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        for old in reversed(self._segments):
+            os.unlink(old.path)
+        fsync_dir(self._dir)
+        self._segments.clear()
+        self._segment_firsts.clear()
+        self._term_starts.clear()
+        self._term_values.clear()
+        self._first_index_empty = first_index
+        self._flushed_index = first_index - 1
+        self._dir_sync_pending = False
+        self._write_meta(reset_pending=False)
+
+    # ------------------------------------------------------------------ closing
+
+    def close(self) -> None:
+        """Flush, record the state in the metadata file, and release the files. Idempotent."""
+        if self._closed:
+            return
+        try:
+            if not self._failed:
+                self.flush()
+                self._write_meta()
+        finally:
+            self._release()
+
+    def _abandon(self) -> None:
+        """Release the files without flushing or writing anything, as a crash would (tests)."""
+        self._release()
+
+    def _release(self) -> None:
+        self._closed = True
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
