@@ -1,0 +1,142 @@
+"""Benchmark of the journal (`raybee bench journal`).
+
+Figures (each the best of `--repeats` runs; the machine is shared, so the best run is the one
+least disturbed by other processes):
+- append_records_per_s: 100-record batches of ~200-byte values, `flush()` after every batch
+  (one marker + one fdatasync each). Batches are built before the timed loop: building them is
+  the codec's job, not the journal's.
+- append_records_per_s_nosync: the same appends with a single flush at the end.
+- read_records_per_s: `read_from(first_index)` over the whole journal (page cache warm),
+  CRC32C of every entry checked.
+- entry_lookups_per_s: `entry(i)` at random indexes (sparse index + one pread).
+- recovery_s_per_gib: `Journal.open` of a closed journal (scan of every segment, every CRC),
+  scaled to one GiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import tempfile
+import time
+
+import pyarrow as pa
+
+from raybee.journal import Journal
+
+SCHEMA = pa.schema([("key", pa.int64()), ("value", pa.binary())])
+records_per_batch = 100
+value_bytes = 200
+
+
+def _batches(count: int, rng: random.Random) -> list[pa.RecordBatch]:
+    value = bytes(rng.getrandbits(8) for _ in range(value_bytes))
+    values = pa.array([value] * records_per_batch, pa.binary())
+    return [
+        pa.record_batch(
+            [
+                pa.array(range(i * records_per_batch, (i + 1) * records_per_batch), pa.int64()),
+                values,
+            ],
+            schema=SCHEMA,
+        )
+        for i in range(count)
+    ]
+
+
+def _append(directory: str, batches: list[pa.RecordBatch], sync_each: bool) -> float:
+    shutil.rmtree(directory, ignore_errors=True)
+    j = Journal.open(directory, schema=SCHEMA)
+    start = time.perf_counter()
+    for batch in batches:
+        j.append(1, batch)
+        if sync_each:
+            j.flush()
+    j.flush()
+    elapsed = time.perf_counter() - start
+    j.close()
+    return len(batches) * records_per_batch / elapsed
+
+
+def _read(directory: str) -> float:
+    j = Journal.open(directory)
+    start = time.perf_counter()
+    rows = 0
+    for e in j.read_from(j.first_index):
+        rows += e.batch.num_rows
+    elapsed = time.perf_counter() - start
+    j.close()
+    return rows / elapsed
+
+
+def _lookups(directory: str, rng: random.Random, count: int) -> float:
+    j = Journal.open(directory)
+    indexes = [rng.randint(j.first_index, j.last_index) for _ in range(count)]
+    start = time.perf_counter()
+    for i in indexes:
+        j.entry(i)
+    elapsed = time.perf_counter() - start
+    j.close()
+    return count / elapsed
+
+
+def _recovery(directory: str) -> tuple[float, int]:
+    import os
+
+    size = sum(
+        os.path.getsize(os.path.join(directory, n))
+        for n in os.listdir(directory)
+        if n.endswith(".arrow")
+    )
+    start = time.perf_counter()
+    j = Journal.open(directory)
+    elapsed = time.perf_counter() - start
+    j._abandon()  # no metadata rewrite: the next repeat opens the same state
+    return elapsed * (1 << 30) / size, size
+
+
+def run(args: list[str]) -> dict:
+    parser = argparse.ArgumentParser(prog="raybee bench journal")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--batches", type=int, default=5000, help="batches per append run")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--dir", default=None, help="where to write (default: a temp dir)")
+    opts = parser.parse_args(args)
+    rng = random.Random(opts.seed)
+    batches = _batches(opts.batches, rng)
+    root = tempfile.mkdtemp(prefix="raybee-bench-journal-", dir=opts.dir)
+    directory = f"{root}/journal"
+    try:
+        sync = max(_append(directory, batches, True) for _ in range(opts.repeats))
+        nosync = max(_append(directory, batches, False) for _ in range(opts.repeats))
+        read = max(_read(directory) for _ in range(opts.repeats))
+        lookups = max(_lookups(directory, rng, 2000) for _ in range(opts.repeats))
+        recoveries = [_recovery(directory) for _ in range(opts.repeats)]
+        figures = {
+            "append_records_per_s": round(sync),
+            "append_records_per_s_nosync": round(nosync),
+            "read_records_per_s": round(read),
+            "entry_lookups_per_s": round(lookups),
+            "recovery_s_per_gib": round(min(r for r, _ in recoveries), 3),
+            "recovery_measured_bytes": recoveries[0][1],
+            "records_per_batch": records_per_batch,
+            "value_bytes": value_bytes,
+            "batches": opts.batches,
+            "repeats": opts.repeats,
+            "seed": opts.seed,
+        }
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    if not opts.json:
+        for k, v in figures.items():
+            print(f"{k:32} {v}")
+    return figures
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(json.dumps(run(sys.argv[1:] or ["--json"])))
