@@ -1,0 +1,36 @@
+"""Helpers for tests of the journal and of the layers above it (a public testing module)."""
+
+from __future__ import annotations
+
+import os
+
+import pyarrow as pa
+
+SCHEMA = pa.schema([("key", pa.int64()), ("value", pa.binary())])
+
+
+def make_batch(start: int, rows: int, value_bytes: int = 16) -> pa.RecordBatch:
+    """A batch of `rows` records keyed start.. with values derived from the key."""
+    return pa.record_batch(
+        [
+            pa.array(range(start, start + rows), pa.int64()),
+            pa.array(
+                [b"%08d" % (start + r) * max(1, value_bytes // 8) for r in range(rows)],
+                pa.binary(),
+            ),
+        ],
+        schema=SCHEMA,
+    )
+
+
+def snapshot_files(directory: str) -> dict[str, bytes]:
+    """Every file of a directory and its bytes, to show that a refused call wrote nothing."""
+    out = {}
+    for name in sorted(os.listdir(directory)):
+        with open(os.path.join(directory, name), "rb") as f:
+            out[name] = f.read()
+    return out
+
+
+def segment_files(directory: str) -> list[str]:
+    return sorted(n for n in os.listdir(directory) if n.endswith(".arrow"))

@@ -1,0 +1,6 @@
+import pytest
+
+
+@pytest.fixture
+def jdir(tmp_path) -> str:
+    return str(tmp_path / "journal")
