@@ -116,5 +116,17 @@ class JournalLogStream(LogStream):
                 if record.position >= position:
                     yield record
 
+    def compact_before(self, position: int) -> int:
+        """Drop whole journal segments holding only records below `position` (records a
+        snapshot and every exporter no longer need); returns the first position kept."""
+        slot = bisect.bisect_right(self._first_positions, position) - 1
+        if slot <= 0:
+            return self._first_positions[0] if self._first_positions else 1
+        first_index = self.journal.compact_before(self._indexes[slot])
+        keep = bisect.bisect_left(self._indexes, first_index)
+        del self._indexes[:keep]
+        del self._first_positions[:keep]
+        return self._first_positions[0]
+
     def close(self) -> None:
         self.journal.close()
