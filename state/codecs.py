@@ -18,6 +18,7 @@ callers pass their own (the partitions layer passes a msgpack codec) with `Value
 from __future__ import annotations
 
 import json
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +68,9 @@ def _escape(data: bytes) -> bytes:
 
 def _unescape(data: bytes, offset: int) -> tuple[bytes, int]:
     """Reads one escaped, terminated component starting at offset; returns it and the next offset."""
+    nul = data.find(_escape_byte, offset)
+    if nul >= 0 and data[nul + 1 : nul + 2] == _escape_byte:  # no escaped NUL: the common case
+        return data[offset:nul], nul + 2
     out = bytearray()
     position = offset
     while True:
@@ -114,13 +118,17 @@ class IntKey(KeyCodec):
     name = "int"
 
     def encode(self, key: Any) -> bytes:
-        return _encode_int(key, "int key")
+        if type(key) is int:
+            try:
+                return (key + _sign_flip).to_bytes(constants.int_key_bytes, "big")
+            except OverflowError:
+                pass
+        return _encode_int(key, "int key")  # raises the precise error
 
     def decode(self, data: bytes) -> int:
-        value, end = _decode_int(data, 0)
-        if end != len(data):
+        if len(data) != constants.int_key_bytes:
             raise CodecError(f"int key must be {constants.int_key_bytes} bytes, got {data!r}")
-        return value
+        return int.from_bytes(data, "big") - _sign_flip
 
 
 class StrKey(KeyCodec):
@@ -159,6 +167,9 @@ class TupleKey(KeyCodec):
                 )
         self.components = tuple(components)
         self.name = "(" + ", ".join(c.__name__ for c in components) + ")"
+        self._fast_encoders = tuple(_fast_encoders[c] for c in components)
+        self._all_ints = all(c is int for c in components)
+        self._int_struct = struct.Struct(">" + "Q" * len(components))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, TupleKey) and other.components == self.components
@@ -183,7 +194,11 @@ class TupleKey(KeyCodec):
             raise CodecError(
                 f"key of {self.name}: expected a tuple of {len(self.components)}, got {key!r}"
             )
-        return self._encode_parts(key, "key")
+        # Fast path; on any failure the careful path below raises the precise CodecError.
+        try:
+            return b"".join([encode(part) for encode, part in zip(self._fast_encoders, key)])
+        except (TypeError, ValueError, OverflowError):
+            return self._encode_parts(key, "key")
 
     def encode_prefix(self, prefix: Any) -> bytes:
         if type(prefix) is not tuple or not 1 <= len(prefix) <= len(self.components):
@@ -194,6 +209,8 @@ class TupleKey(KeyCodec):
         return self._encode_parts(prefix, "prefix")
 
     def decode(self, data: bytes) -> tuple:
+        if self._all_ints and len(data) == self._int_struct.size:
+            return tuple(value - _sign_flip for value in self._int_struct.unpack(data))
         parts: list[object] = []
         offset = 0
         for component in self.components:
@@ -208,6 +225,27 @@ class TupleKey(KeyCodec):
                 f"{len(data) - offset} trailing bytes after a {self.name} key {data!r}"
             )
         return tuple(parts)
+
+
+def _fast_int(part: Any) -> bytes:
+    if type(part) is not int:
+        raise TypeError
+    return (part + _sign_flip).to_bytes(constants.int_key_bytes, "big")
+
+
+def _fast_str(part: Any) -> bytes:
+    if type(part) is not str:
+        raise TypeError
+    return part.encode("utf-8").replace(_escape_byte, _escaped_nul) + _terminator
+
+
+def _fast_bytes(part: Any) -> bytes:
+    if type(part) is not bytes:
+        raise TypeError
+    return part.replace(_escape_byte, _escaped_nul) + _terminator
+
+
+_fast_encoders = {int: _fast_int, str: _fast_str, bytes: _fast_bytes}
 
 
 def tuple_key(*components: type) -> TupleKey:
