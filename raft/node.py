@@ -196,6 +196,13 @@ class RaftNode:
             for peer, pr in sorted(self._progress.items())
         }
 
+    def term_at(self, index: int) -> int | None:
+        """Term of the entry at `index`, or None if compacted away or not there."""
+        return self._log.term_or_none(index)
+
+    def snapshot_index(self) -> int:
+        return self._log.snapshot_index()
+
     def entries(self, lo: int, hi: int) -> list[Entry]:
         """Log entries in [lo, hi), persisted or not."""
         return self._log.entries(lo, hi)

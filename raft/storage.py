@@ -143,3 +143,15 @@ class MemoryStorage:
 
     def flush(self) -> None:
         return None
+
+    def truncate_from(self, index: int) -> None:
+        """Drop entries at `index` and after (used to model a torn write)."""
+        keep = max(0, index - self._snapshot.meta.index - 1)
+        del self._entries[keep:]
+
+    def copy(self) -> MemoryStorage:
+        other = MemoryStorage()
+        other._hard_state = self._hard_state
+        other._snapshot = self._snapshot
+        other._entries = list(self._entries)
+        return other
