@@ -196,7 +196,9 @@ class TupleKey(KeyCodec):
             )
         # Fast path; on any failure the careful path below raises the precise CodecError.
         try:
-            return b"".join([encode(part) for encode, part in zip(self._fast_encoders, key)])
+            return b"".join(
+                [encode(part) for encode, part in zip(self._fast_encoders, key, strict=True)]
+            )
         except (TypeError, ValueError, OverflowError):
             return self._encode_parts(key, "key")
 

@@ -1,20 +1,25 @@
 """The RocksDB store (rocksdict, raw bytes mode).
 
-Layout decision — physical RocksDB column families, one per declared ColumnFamily, measured with
-`python -m raybee.workloads.bench_state --layouts` (1M puts of 16-byte keys / 64-byte values in
-write batches of 100 across 10 families, 100k random point gets, 10k prefix scans of 10 keys,
-then flush + checkpoint; best of 3 on the shared 2-core machine, 2026-11-26):
+Layout decision — physical RocksDB column families, one per declared ColumnFamily. Measured by
+`.venv/bin/python -m raybee.workloads.bench_state --layouts --repeats 3` (raw rocksdict, WAL off:
+1M puts of 16-byte keys / 64-byte values in write batches of 100 round-robin over 10 families,
+100k random point gets, 10k prefix scans of 10 keys each, then flush + checkpoint; best of 3 on
+the 2-core machine shared with other engineers' test runs, 2026-11-26):
 
-  layout                               puts/s   gets/s  scan keys/s  checkpoint s
-  physical CFs, default buffers         1.83M     279k     1.28M      0.29 (10 SSTs)
-  key prefixes, default buffers         1.06M     212k     0.96M      0.15 (2 SSTs)
-  physical CFs, 64 MiB shared budget    2.30M     244k     1.10M      0.08
-  key prefixes, 64 MiB shared budget    1.02M     178k     0.87M      0.006
+  layout                               puts/s   gets/s  scan keys/s  checkpoint s (SSTs)
+  physical CFs, default buffers         2.20M     297k     1.36M      0.28  (10)
+  key prefixes, default buffers         0.90M     195k     0.89M      0.17  (2)
+  physical CFs, 64 MiB shared budget    1.66M     177k     0.97M      0.08  (30)
+  key prefixes, 64 MiB shared budget    0.74M     111k     0.52M      0.006 (3)
 
-Physical families are faster for puts (~2x), gets and scans (shorter keys, smaller memtables);
-the prefix layout only wins the checkpoint, and a shared write-buffer budget
-(db_write_buffer_size) keeps the physical layout's checkpoint far below the 1 s target and its
-memory independent of the number of families. So: physical column families, shared budget.
+(An earlier run gave the same ranking: 1.83M/1.06M puts/s, 279k/212k gets/s physical/prefix.)
+Physical families are faster for puts (~2x), gets and scans (~1.5x): keys are shorter and each
+family's memtable is smaller. The prefix layout wins only the checkpoint, because a checkpoint
+flushes every non-empty memtable; with a shared write-buffer budget (db_write_buffer_size) the
+physical layout's checkpoint of 1M keys stays far below the 1 s target and its memory no longer
+grows with the number of families. So: physical column families with a shared 64 MiB budget.
+Cost of the choice: the family set is fixed per open (new families are created at open;
+undeclared ones found on disk are opened and left alone).
 
 Durability: RocksDB's WAL is off for every write (WriteOptions.disable_wal). The replicated log
 is our write-ahead log; after a crash the state is rebuilt from the last checkpoint plus the
