@@ -43,6 +43,7 @@ _HEAD = struct.Struct(
 )  # root, vtable, pad, soffset, header, bodyLen, cm, ver, type
 _KV_VTABLE = struct.pack("<4H", 8, 12, 4, 8)
 _HEAD_BYTES = 48
+CRC_PLACEHOLDER = b"00000000"  # hex digits of the CRC32C, patched in after it is computed
 assert _HEAD.size == _HEAD_BYTES
 
 
@@ -58,6 +59,7 @@ class Message(NamedTuple):
     header_type: int
     body_bytes: int
     custom_metadata: list[tuple[bytes, bytes]]
+    last_value_offset: int  # absolute offset of the last pair's value bytes (-1: no pairs)
 
     @property
     def body_offset(self) -> int:
@@ -81,6 +83,12 @@ def _field(buf, table: int, vtable: int, vtable_bytes: int, slot: int) -> int:
     return table + fo if fo else 0
 
 
+def _within(pos: int, size: int, lo: int, hi: int) -> int:
+    if not (lo <= pos and pos + size <= hi):
+        raise MessageDamaged(f"field at {pos} out of bounds")
+    return pos
+
+
 def _table(buf, pos: int, lo: int, hi: int) -> tuple[int, int, int]:
     if not (lo <= pos and pos + 4 <= hi):
         raise MessageDamaged(f"table offset {pos} out of bounds")
@@ -102,12 +110,12 @@ def _deref(buf, pos: int, lo: int, hi: int) -> int:
     return target
 
 
-def _string(buf, pos: int, lo: int, hi: int) -> bytes:
+def _string(buf, pos: int, lo: int, hi: int) -> tuple[bytes, int]:
     start = _deref(buf, pos, lo, hi)
     n = _u32(buf, start)[0]
     if start + 4 + n > hi:
         raise MessageDamaged("string out of bounds")
-    return bytes(buf[start + 4 : start + 4 + n])
+    return bytes(buf[start + 4 : start + 4 + n]), start + 4
 
 
 def parse_message(buf, offset: int, limit: int) -> Message | None:
@@ -135,12 +143,13 @@ def parse_message(buf, offset: int, limit: int) -> Message | None:
     try:
         root, vt, vt_bytes = _table(buf, _deref(buf, lo, lo, hi), lo, hi)
         pos = _field(buf, root, vt, vt_bytes, 1)
-        header_type = buf[pos] if pos else 0
+        header_type = buf[_within(pos, 1, lo, hi)] if pos else 0
         pos = _field(buf, root, vt, vt_bytes, 3)
-        body_bytes = _i64(buf, pos)[0] if pos else 0
+        body_bytes = _i64(buf, _within(pos, 8, lo, hi))[0] if pos else 0
         if body_bytes < 0 or body_bytes % c.ipc_alignment_bytes:
             raise MessageDamaged(f"implausible body length {body_bytes}")
         pairs: list[tuple[bytes, bytes]] = []
+        value_offset = -1
         pos = _field(buf, root, vt, vt_bytes, 4)
         if pos:
             vec = _deref(buf, pos, lo, hi)
@@ -151,14 +160,16 @@ def parse_message(buf, offset: int, limit: int) -> Message | None:
                 kv, kvt, kvt_bytes = _table(buf, _deref(buf, vec + 4 + 4 * i, lo, hi), lo, hi)
                 kpos = _field(buf, kv, kvt, kvt_bytes, 0)
                 vpos = _field(buf, kv, kvt, kvt_bytes, 1)
-                key = _string(buf, kpos, lo, hi) if kpos else b""
-                value = _string(buf, vpos, lo, hi) if vpos else b""
+                if not (kpos and vpos):
+                    raise MessageDamaged("custom metadata pair without key or value")
+                key = _string(buf, kpos, lo, hi)[0]
+                value, value_offset = _string(buf, vpos, lo, hi)
                 pairs.append((key, value))
-    except struct.error as e:  # a read past the end of buf
+    except (struct.error, IndexError) as e:  # a read past the end of buf
         raise MessageDamaged(f"metadata out of bounds: {e}") from None
     if hi + body_bytes > limit:
         raise MessageDamaged("incomplete message body")
-    return Message(offset, meta_len, header_type, body_bytes, pairs)
+    return Message(offset, meta_len, header_type, body_bytes, pairs, value_offset)
 
 
 def _old_message_fields(serialized) -> tuple[int, int, int, int, int]:
@@ -191,7 +202,7 @@ def build_message(serialized, pairs: list[tuple[bytes, bytes]]) -> tuple[bytes, 
     old_meta = view[c.ipc_prefix_bytes : c.ipc_prefix_bytes + meta_len]
     body = view[c.ipc_prefix_bytes + meta_len :]
     assert len(body) == body_bytes, "serialized body length disagrees with its metadata"
-    pairs = [*pairs, (c.key_crc32c, b"%08x" % pairs_crc32c(body, pairs))]
+    pairs = [*pairs, (c.key_crc32c, CRC_PLACEHOLDER)]
 
     count = len(pairs)
     vector_pos = _HEAD_BYTES
@@ -201,6 +212,7 @@ def build_message(serialized, pairs: list[tuple[bytes, bytes]]) -> tuple[bytes, 
     vector = bytearray(struct.pack("<I", count))
     tables = bytearray()
     strings = bytearray()
+    value_pos = 0
     for i, (key, value) in enumerate(pairs):
         table = tables_pos + 12 * i
         vector += struct.pack("<I", table - (vector_pos + 4 + 4 * i))
@@ -231,13 +243,19 @@ def build_message(serialized, pairs: list[tuple[bytes, bytes]]) -> tuple[bytes, 
     assert len(meta) == old_base
     new_len = old_base + meta_len
     assert new_len % c.ipc_alignment_bytes == 0
-    return b"".join((_prefix.pack(c.ipc_continuation, new_len), meta, old_meta)), body
+    head = bytearray(b"".join((_prefix.pack(c.ipc_continuation, new_len), meta, old_meta)))
+    crc_at = c.ipc_prefix_bytes + value_pos + 4  # the CRC pair is the last one built
+    assert head[crc_at : crc_at + len(CRC_PLACEHOLDER)] == CRC_PLACEHOLDER
+    crc = crc32c.crc32c(body, crc32c.crc32c(head))
+    head[crc_at : crc_at + len(CRC_PLACEHOLDER)] = b"%08x" % crc
+    return head, body
 
 
-def pairs_crc32c(body, pairs: list[tuple[bytes, bytes]]) -> int:
-    """CRC32C over the message body and every metadata pair except the CRC's own."""
-    crc = crc32c.crc32c(body)
-    tail = b"".join(
-        _pair_header.pack(len(k), len(v)) + k + v for k, v in pairs if k != c.key_crc32c
-    )
-    return crc32c.crc32c(tail, crc)
+def message_crc32c(buf, msg: Message) -> int:
+    """CRC32C of the whole message - prefix, metadata and body - with the digits of the CRC
+    value itself read as the placeholder, so no byte of a message goes unchecked."""
+    at = msg.last_value_offset
+    assert msg.offset < at and at + len(CRC_PLACEHOLDER) <= msg.body_offset
+    crc = crc32c.crc32c(buf[msg.offset : at])
+    crc = crc32c.crc32c(CRC_PLACEHOLDER, crc)
+    return crc32c.crc32c(buf[at + len(CRC_PLACEHOLDER) : msg.end], crc)

@@ -67,16 +67,14 @@ class Segment:
         del self.sparse_offsets[i:]
 
 
-def decode_pairs(pairs: list[tuple[bytes, bytes]], body) -> tuple[str, int, int, dict]:
+def decode_message(msg: _ipc.Message, buf) -> tuple[str, int, int, dict]:
     """Check a message's CRC and decode it: ("entry", index, term, user) or
     ("marker", flushed, 0, {}). Raises MessageDamaged when anything is off."""
-    if not pairs or pairs[-1][0] != c.key_crc32c:
+    pairs = msg.custom_metadata
+    if not pairs or pairs[-1][0] != c.key_crc32c or len(pairs[-1][1]) != 8:
         raise _ipc.MessageDamaged("message carries no CRC32C")
-    try:
-        stored = int(pairs[-1][1], 16)
-    except ValueError:
-        raise _ipc.MessageDamaged("unreadable CRC32C") from None
-    if _ipc.pairs_crc32c(body, pairs) != stored:
+    # Compare the digits, not their value: int() would read "A" like "a".
+    if b"%08x" % _ipc.message_crc32c(buf, msg) != pairs[-1][1]:
         raise _ipc.MessageDamaged("CRC32C mismatch")
     key0, value0 = pairs[0]
     try:
@@ -148,8 +146,7 @@ def _scan(view, size: int, header: bytes, term: int, result: ScanResult) -> None
                 break
             if msg.header_type != _ipc.HEADER_TYPE_RECORD_BATCH:
                 raise _ipc.MessageDamaged(f"unexpected message type {msg.header_type}")
-            body = view[msg.body_offset : msg.end]
-            kind, number, entry_term, _ = decode_pairs(msg.custom_metadata, body)
+            kind, number, entry_term, _ = decode_message(msg, view)
             if kind == "entry":
                 if number != expected:
                     raise _ipc.MessageDamaged(f"entry index {number}, expected {expected}")
@@ -190,8 +187,7 @@ def _claims_past(view, start: int, size: int, expected: int) -> int:
         try:
             msg = _ipc.parse_message(view, pos, size)
             if msg is not None and msg.header_type == _ipc.HEADER_TYPE_RECORD_BATCH:
-                body = view[msg.body_offset : msg.end]
-                kind, number, _, _ = decode_pairs(msg.custom_metadata, body)
+                kind, number, _, _ = decode_message(msg, view)
                 if kind == "marker":
                     claim = max(claim, number)
         except _ipc.MessageDamaged:
@@ -235,9 +231,8 @@ class SegmentReader:
                     if _is_entry(msg):
                         current += 1
                     continue
-                body = memoryview(chunk)[msg.body_offset : msg.end]
                 try:
-                    kind, number, term, user = decode_pairs(msg.custom_metadata, body)
+                    kind, number, term, user = decode_message(msg, chunk)
                 except _ipc.MessageDamaged as e:
                     raise CorruptedJournalError(seg.path, offset, str(e)) from None
                 if kind == "entry":

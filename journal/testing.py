@@ -34,3 +34,21 @@ def snapshot_files(directory: str) -> dict[str, bytes]:
 
 def segment_files(directory: str) -> list[str]:
     return sorted(n for n in os.listdir(directory) if n.endswith(".arrow"))
+
+
+def segment_messages(path: str) -> list[tuple[int, int, str, int]]:
+    """(offset, end, kind, number) of every message after the header of a segment file:
+    kind "entry" (number = index) or "marker" (number = flushed index)."""
+    from raybee.journal import _ipc
+    from raybee.journal._segment import decode_message
+
+    with open(path, "rb") as f:
+        data = f.read()
+    header_bytes = len(pa.ipc.read_schema(pa.py_buffer(data)).serialize())
+    out = []
+    offset = header_bytes
+    while (msg := _ipc.parse_message(data, offset, len(data))) is not None:
+        kind, number, _, _ = decode_message(msg, data)
+        out.append((offset, msg.end, kind, number))
+        offset = msg.end
+    return out
