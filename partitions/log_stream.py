@@ -9,7 +9,17 @@ import bisect
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 
-from raybee.partitions.protocol import RECORD_SCHEMA, Record, batch_to_records, records_to_batch
+import pyarrow.compute as pc
+
+from raybee.partitions.protocol import (
+    RECORD_SCHEMA,
+    Record,
+    RecordType,
+    batch_to_records,
+    records_to_batch,
+)
+
+COMMAND_TYPE = int(RecordType.COMMAND)
 
 
 class LogStream(ABC):
@@ -22,8 +32,11 @@ class LogStream(ABC):
     def _append(self, records: list[Record]) -> None: ...
 
     @abstractmethod
-    def read_from(self, position: int) -> Iterator[Record]:
-        """Records with position >= position, in order."""
+    def read_from(
+        self, position: int, skip_commands: bool = False, commands_only: bool = False
+    ) -> Iterator[Record]:
+        """Records with position >= position, in order. Replay reads with skip_commands and
+        processing with commands_only, so neither decodes what it would skip."""
 
     def append(self, records: Sequence[Record]) -> list[Record]:
         """Append records as one unit; a record with position -1 gets the next position, one
@@ -63,10 +76,16 @@ class MemoryLogStream(LogStream):
     def close(self) -> None:
         pass
 
-    def read_from(self, position: int) -> Iterator[Record]:
+    def read_from(
+        self, position: int, skip_commands: bool = False, commands_only: bool = False
+    ) -> Iterator[Record]:
         index = max(position, 1) - 1
         while index < len(self._records):
-            yield self._records[index]
+            record = self._records[index]
+            if not (
+                (skip_commands and record.is_command) or (commands_only and not record.is_command)
+            ):
+                yield record
             index += 1
 
 
@@ -107,12 +126,19 @@ class JournalLogStream(LogStream):
         self._indexes.append(index)
         self._last_position = records[-1].position
 
-    def read_from(self, position: int) -> Iterator[Record]:
+    def read_from(
+        self, position: int, skip_commands: bool = False, commands_only: bool = False
+    ) -> Iterator[Record]:
         slot = max(bisect.bisect_right(self._first_positions, position) - 1, 0)
         if slot >= len(self._indexes):
             return
         for entry in self.journal.read_from(self._indexes[slot]):
-            for record in batch_to_records(entry.batch):
+            batch = entry.batch
+            if skip_commands:
+                batch = batch.filter(pc.not_equal(batch.column("record_type"), COMMAND_TYPE))
+            elif commands_only:
+                batch = batch.filter(pc.equal(batch.column("record_type"), COMMAND_TYPE))
+            for record in batch_to_records(batch):
                 if record.position >= position:
                     yield record
 

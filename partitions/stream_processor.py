@@ -69,10 +69,11 @@ class StreamProcessor:
         with self.store.transaction() as txn:
             state = EngineState(self.partition_id, txn, txn)
             last_processed = state.positions.last_processed_position
-            for record in self.log.read_from(self._next_read_position):
+            records = self.log.read_from(self._next_read_position, skip_commands=True)
+            for record in records:
                 self._next_read_position = record.position + 1
                 consumed += 1
-                if not record.is_command and record.source_record_position > self._applied_floor:
+                if record.source_record_position > self._applied_floor:
                     if record.is_event:
                         self.appliers.apply(state, record)
                         applied += 1
@@ -95,9 +96,9 @@ class StreamProcessor:
         assert not self._replaying, "replay to the end of the log (become_leader) first"
         last_processed = self.last_processed_position
         commands: list[Record] = []
-        for record in self.log.read_from(self._next_read_position):
+        for record in self.log.read_from(self._next_read_position, commands_only=True):
             self._next_read_position = record.position + 1
-            if record.is_command and record.position > last_processed:
+            if record.position > last_processed:
                 commands.append(record)
                 if len(commands) >= self.commands_per_batch_max:
                     break
@@ -108,14 +109,21 @@ class StreamProcessor:
             read_only = EngineState(self.partition_id, ReadOnly(txn))
             sink = RecordSink(self.partition_id, self.log.last_position + 1, state, self.appliers)
             queue = deque(commands)
+            processed_through = last_processed
             while queue:
                 command = queue.popleft()
                 follow_ups_before = len(sink.result.follow_up_commands)
                 self.processors.process(command, ProcessingContext(command, read_only, sink))
-                state.positions.mark_processed(command.position)
+                processed_through = max(processed_through, command.position)
                 queue.extend(sink.result.follow_up_commands[follow_ups_before:])
+            state.positions.mark_processed(processed_through)
             # The log first: if the append fails, the transaction aborts and nothing changed.
+            read_everything = self._next_read_position > self.log.last_position
             self.log.append(sink.result.records)
+            if read_everything:
+                # Nothing unread lies before our own records: skip them instead of reading back
+                # events this leader has already applied.
+                self._next_read_position = self.log.last_position + 1
         self._forget_requested(commands)
         return sink.result
 

@@ -33,18 +33,28 @@ class KeyGenerator:
         self.partition_id = partition_id
         self._reader = reader
         self._writer = writer
+        self._key_base = encode_key(partition_id, 0)
+        # Read once per batch: the generator is the only writer of NEXT_KEY, so the cached
+        # counter stays true for the life of the transaction it was built on.
+        self._cached_counter: int | None = None
 
     def _next_counter(self) -> int:
-        return self._reader.get(POSITIONS, NEXT_KEY, 1)
+        if self._cached_counter is None:
+            self._cached_counter = self._reader.get(POSITIONS, NEXT_KEY, 1)
+        return self._cached_counter
+
+    def _set_next_counter(self, counter: int) -> None:
+        self._writer.put(POSITIONS, NEXT_KEY, counter)
+        self._cached_counter = counter
 
     def next_key(self) -> int:
         counter = self._next_counter()
-        self._writer.put(POSITIONS, NEXT_KEY, counter + 1)
+        self._set_next_counter(counter + 1)
         return encode_key(self.partition_id, counter)
 
     def observe(self, key: int) -> None:
         if key < 0 or partition_of_key(key) != self.partition_id:
             return
-        counter = key - encode_key(self.partition_id, 0)
+        counter = key - self._key_base
         if counter >= self._next_counter():
-            self._writer.put(POSITIONS, NEXT_KEY, counter + 1)
+            self._set_next_counter(counter + 1)

@@ -1,0 +1,102 @@
+"""`raybee bench engine`: the stream processor on one partition, RocksDB, the Arrow journal,
+no Raft.
+
+- job_lifecycles_per_s: jobs taken create -> activate -> complete through the processor
+  (clients append commands in batches of 100, activation takes 100 jobs at a time, the log is
+  flushed on every append);
+- replay_records_per_s: a fresh store replaying that log (records read per second);
+- snapshot_s_1m_keys: one snapshot (checkpoint + checksummed manifest) of a store holding
+  1 million keys.
+"""
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from raybee.partitions.engine import ENGINE_FAMILIES
+from raybee.partitions.engine.families import JOBS
+from raybee.partitions.local import LocalPartition
+from raybee.partitions.log_stream import JournalLogStream
+from raybee.partitions.protocol import JobIntent, JobRecordValue
+from raybee.partitions.snapshots import SnapshotStore
+from raybee.partitions.stream_processor import StreamProcessor
+from raybee.partitions.testing import FakeClock, activate, create, job_command
+from raybee.state import RocksDBStore
+
+CLIENT_BATCH_COMMANDS = 100
+
+
+def _lifecycles(root: Path, jobs: int) -> tuple[float, JournalLogStream, int]:
+    clock = FakeClock()
+    log = JournalLogStream.open(root / "log")
+    partition = LocalPartition(RocksDBStore(root / "state", ENGINE_FAMILIES), log, 1, clock)
+    variables = {"orderId": 1, "amount": 99.5, "note": "x" * 60}
+    start = time.perf_counter()
+    done = 0
+    while done < jobs:
+        count = min(CLIENT_BATCH_COMMANDS, jobs - done)
+        partition.write_commands([create("bench", variables=variables) for _ in range(count)])
+        partition.process()
+        partition.write_commands([activate("bench", max_jobs=count, timeout_ms=60_000)])
+        (batch,) = [r.record for r in partition.process()]
+        assert len(batch.value.job_keys) == count, batch
+        partition.write_commands(
+            [
+                job_command(JobIntent.COMPLETE, key, variables={"ok": True})
+                for key in batch.value.job_keys
+            ]
+        )
+        completed = [r.record for r in partition.process()]
+        assert all(r.intent == JobIntent.COMPLETED for r in completed), completed[:1]
+        done += count
+    elapsed = time.perf_counter() - start
+    partition.store.close()
+    return jobs / elapsed, log, log.last_position
+
+
+def _replay(root: Path, log: JournalLogStream, records: int) -> float:
+    store = RocksDBStore(root / "replayed", ENGINE_FAMILIES)
+    start = time.perf_counter()
+    StreamProcessor(store, log, 1, FakeClock()).replay()
+    elapsed = time.perf_counter() - start
+    store.close()
+    return records / elapsed
+
+
+def _snapshot_1m(root: Path, keys: int) -> float:
+    store = RocksDBStore(root / "big", ENGINE_FAMILIES)
+    job = JobRecordValue(type="bench", retries=3, variables={"n": 1})
+    per_txn = 20_000
+    for first in range(0, keys, per_txn):
+        with store.transaction() as txn:
+            for key in range(first, min(first + per_txn, keys)):
+                txn.put(JOBS, key, job)
+    snapshots = SnapshotStore(root / "snapshots")
+    start = time.perf_counter()
+    snapshots.take(store, keys, 0)
+    elapsed = time.perf_counter() - start
+    store.close()
+    return elapsed
+
+
+def run(args: list[str]) -> dict:
+    parser = argparse.ArgumentParser(prog="raybee bench engine")
+    parser.add_argument("--jobs", type=int, default=20_000)
+    parser.add_argument("--snapshot-keys", type=int, default=1_000_000)
+    parser.add_argument("--dir", help="working directory (default: a temporary one)")
+    opts = parser.parse_args(args)
+    with tempfile.TemporaryDirectory(dir=opts.dir) as tmp:
+        root = Path(tmp)
+        lifecycles_per_s, log, records = _lifecycles(root, opts.jobs)
+        replay_per_s = _replay(root, log, records)
+        log.close()
+        snapshot_s = _snapshot_1m(root, opts.snapshot_keys)
+    return {
+        "jobs": opts.jobs,
+        "log_records": records,
+        "job_lifecycles_per_s": round(lifecycles_per_s, 1),
+        "replay_records_per_s": round(replay_per_s, 1),
+        "snapshot_keys": opts.snapshot_keys,
+        "snapshot_s_1m_keys": round(snapshot_s, 3),
+    }
