@@ -455,12 +455,13 @@ class RaftNode:
         )
 
     def _reset_randomized_election_timeout(self) -> None:
-        # Members of lower priority wait longer, so the highest live priority tends to win.
+        # Members of lower priority wait a whole timeout longer per rank (capped at two), so
+        # the highest live priority campaigns first and wins unless it is down or behind.
         timeout = self.config.election_timeout_ticks
         mine = self._conf.priority(self.id)
         rank = sum(1 for v in self._conf.voters if self._conf.priority(v) > mine)
         self._randomized_election_timeout = (
-            timeout + self._rng.randrange(timeout) + rank * (timeout // 2)
+            timeout + self._rng.randrange(timeout) + min(rank, 2) * timeout
         )
 
     # ------------------------------------------------------------------ ticks
@@ -644,12 +645,13 @@ class RaftNode:
 
     def _handle_append_response(self, peer: int, pr: Progress, m: AppendResponse) -> None:
         if m.success:
-            if pr.update_match(m.index):
-                if pr.state == ProgressState.PROBE:
-                    pr.become_replicate()
-                elif pr.state == ProgressState.SNAPSHOT and pr.match >= pr.snapshot_index:
-                    pr.become_probe()
-                    pr.become_replicate()
+            updated = pr.update_match(m.index)
+            if pr.state == ProgressState.PROBE and m.index >= pr.match:
+                pr.become_replicate()  # we know where its log ends: pipeline from there
+            elif pr.state == ProgressState.SNAPSHOT and pr.match >= pr.snapshot_index:
+                pr.become_probe()
+                pr.become_replicate()
+            if updated:
                 self._maybe_commit()
             if self._lead_transferee == peer and pr.match == self._log.last_index():
                 self._send(TimeoutNow(self.id, peer, self._term))

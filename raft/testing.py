@@ -26,7 +26,16 @@ from dataclasses import dataclass, field
 
 from .config import RaftConfig
 from .errors import ConfChangeError, NotLeaderError, ProposalDroppedError
-from .messages import Message, VoteResponse
+from .messages import (
+    AppendRequest,
+    AppendResponse,
+    Heartbeat,
+    Message,
+    SnapshotChunk,
+    SnapshotResponse,
+    VoteRequest,
+    VoteResponse,
+)
 from .node import RaftNode
 from .storage import MemoryStorage
 from .types import ConfChange, ConfChangeKind, ConfState, Entry, EntryKind, Ready, Role, Snapshot
@@ -659,3 +668,150 @@ def run_simulation(
 ) -> SimResult:
     """Run one seeded simulation; raises SimulationFailure (with the seed) on any violation."""
     return Simulator(seed, options, node_count).run()
+
+
+# ---------------------------------------------------------------------- a cluster for tests
+
+
+def describe_message(msg: Message) -> str:
+    """One short line per message, as transcripts show them."""
+    name = type(msg).__name__
+    head = f"{msg.frm}->{msg.to} {name} term={msg.term}"
+    if isinstance(msg, VoteRequest):
+        flags = (" pre" if msg.pre_vote else "") + (" transfer" if msg.transfer else "")
+        return f"{head} last={msg.last_index}/{msg.last_term}{flags}"
+    if isinstance(msg, VoteResponse):
+        return f"{head} {'granted' if msg.granted else 'rejected'}{' pre' if msg.pre_vote else ''}"
+    if isinstance(msg, AppendRequest):
+        shown = " ".join(_describe_entry(e) for e in msg.entries)
+        return f"{head} prev={msg.prev_index}/{msg.prev_term} commit={msg.commit} [{shown}]"
+    if isinstance(msg, AppendResponse):
+        if msg.success:
+            return f"{head} ok index={msg.index}"
+        return f"{head} reject index={msg.index} hint={msg.reject_hint}"
+    if isinstance(msg, Heartbeat):
+        return f"{head} commit={msg.commit}"
+    if isinstance(msg, SnapshotChunk):
+        return (
+            f"{head} snap={msg.meta.index}/{msg.meta.term} offset={msg.offset} "
+            f"bytes={len(msg.data)}{' done' if msg.done else ''}"
+        )
+    if isinstance(msg, SnapshotResponse):
+        return (
+            f"{head} snap={msg.snapshot_index} next_offset={msg.next_offset}"
+            f"{' done' if msg.done else ''}"
+        )
+    return head
+
+
+def _describe_entry(entry: Entry) -> str:
+    if entry.kind == EntryKind.NORMAL:
+        return f"{entry.index}/{entry.term}:{entry.data}"
+    if entry.kind == EntryKind.NOOP:
+        return f"{entry.index}/{entry.term}:noop"
+    conf: ConfState = entry.data
+    return (
+        f"{entry.index}/{entry.term}:conf(v={','.join(map(str, sorted(conf.voters)))}"
+        f" l={','.join(map(str, sorted(conf.learners)))})"
+    )
+
+
+class InMemoryCluster:
+    """Nodes on MemoryStorage with a lossless network the test controls; no randomness but
+    the per-node rngs seeded from `seed`. The host loop follows the Ready contract exactly."""
+
+    def __init__(self, config: RaftConfig | None = None, seed: int = 0) -> None:
+        self.config = config or RaftConfig()
+        self.seed = seed
+        self.nodes: dict[int, RaftNode] = {}
+        self.storages: dict[int, MemoryStorage] = {}
+        self.values: dict[int, list[object]] = {}
+        self.blocked: set[tuple[int, int]] = set()
+        self.in_flight: list[Message] = []
+
+    def add_node(self, node_id: int, conf: ConfState | None = None) -> RaftNode:
+        """A founding member (with `conf`) or a blank node waiting to be added (without)."""
+        storage = MemoryStorage.bootstrap(conf) if conf is not None else MemoryStorage()
+        self.storages[node_id] = storage
+        return self._start(node_id)
+
+    def _start(self, node_id: int) -> RaftNode:
+        storage = self.storages[node_id]
+        snap = storage.snapshot()
+        self.values[node_id] = json.loads(snap.data) if snap.data else []
+        node = RaftNode(node_id, self.config, storage, random.Random(self.seed * 1000 + node_id))
+        self.nodes[node_id] = node
+        return node
+
+    def restart(self, node_id: int) -> RaftNode:
+        """Crash and restart from storage (MemoryStorage writes are durable here)."""
+        return self._start(node_id)
+
+    def isolate(self, node_id: int) -> None:
+        for other in self.storages:
+            if other != node_id:
+                self.blocked.add((node_id, other))
+                self.blocked.add((other, node_id))
+
+    def heal(self) -> None:
+        self.blocked.clear()
+
+    def handle_ready(self, node_id: int) -> list[Message]:
+        node = self.nodes[node_id]
+        if not node.has_ready():
+            return []
+        rd = node.ready()
+        storage = self.storages[node_id]
+        if rd.snapshot is not None:
+            storage.apply_snapshot(rd.snapshot)
+            self.values[node_id] = json.loads(rd.snapshot.data) if rd.snapshot.data else []
+        if rd.entries:
+            storage.append(rd.entries)
+        storage.flush()
+        if rd.hard_state is not None:
+            storage.set_hard_state(rd.hard_state)
+        for entry in rd.committed_entries:
+            if entry.kind == EntryKind.NORMAL:
+                self.values[node_id].append(entry.data)
+        node.advance(rd)
+        return list(rd.messages)
+
+    def stabilize(self, rounds_max: int = 1000) -> list[str]:
+        """Handle Readies and deliver messages until nothing moves; returns what was sent."""
+        lines: list[str] = []
+        for _ in range(rounds_max):
+            sent: list[Message] = []
+            for node_id in sorted(self.nodes):
+                sent.extend(self.handle_ready(node_id))
+            sent = self.in_flight + sent
+            self.in_flight = []
+            if not sent:
+                return lines
+            for msg in sent:
+                blocked = (msg.frm, msg.to) in self.blocked or msg.to not in self.nodes
+                lines.append(describe_message(msg) + (" DROPPED" if blocked else ""))
+                if not blocked:
+                    self.nodes[msg.to].step(msg)
+        raise AssertionError(f"cluster did not stabilize within {rounds_max} rounds")
+
+    def tick(self, node_id: int, ticks: int = 1) -> None:
+        for _ in range(ticks):
+            self.nodes[node_id].tick()
+
+    def leader(self) -> RaftNode | None:
+        leaders = [n for n in self.nodes.values() if n.role == Role.LEADER]
+        return max(leaders, key=lambda n: n.term) if leaders else None
+
+    def compact(self, node_id: int, index: int) -> Snapshot:
+        node = self.nodes[node_id]
+        assert index <= node.applied_index, (index, node.applied_index)
+        committed = [
+            e.data
+            for e in node.entries(node.snapshot_index() + 1, index + 1)
+            if e.kind == EntryKind.NORMAL
+        ]
+        prior = self.storages[node_id].snapshot()
+        values = (json.loads(prior.data) if prior.data else []) + committed
+        return self.storages[node_id].create_snapshot(
+            index, node.conf_at(index), json.dumps(values).encode()
+        )

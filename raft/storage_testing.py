@@ -1,0 +1,173 @@
+"""One conformance suite for every Storage implementation (subclass it in a test module).
+
+A subclass provides `make_storage(self, tmp_path)` returning an empty storage and
+`reopen(self, storage, tmp_path)` returning the same storage as a restarted process sees it
+(after flush). Entry data must round-trip; `data_for(i)` gives data the backend can carry.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import CompactedError, StorageError, UnavailableError
+from .storage import Storage, bootstrap_entry
+from .types import ConfState, Entry, EntryKind, HardState, Snapshot, SnapshotMeta
+
+CONF = ConfState(voters=frozenset({1, 2, 3}), priorities=((1, 2),))
+
+
+class StorageConformance:
+    def make_storage(self, tmp_path: Any) -> Storage:
+        raise NotImplementedError
+
+    def reopen(self, storage: Storage, tmp_path: Any) -> Storage:
+        raise NotImplementedError
+
+    def data_for(self, i: int) -> Any:
+        return f"value-{i}"
+
+    def same_data(self, a: Any, b: Any) -> bool:
+        return a == b
+
+    # -- helpers --
+    def _entries(self, lo: int, hi: int, term: int) -> list[Entry]:
+        return [Entry(i, term, EntryKind.NORMAL, self.data_for(i)) for i in range(lo, hi)]
+
+    def _assert_entries(self, got: list[Entry], want: list[Entry]) -> None:
+        assert [(e.index, e.term, e.kind) for e in got] == [(e.index, e.term, e.kind) for e in want]
+        for g, w in zip(got, want, strict=True):
+            if w.kind == EntryKind.NORMAL:
+                assert self.same_data(g.data, w.data), (g, w)
+            else:
+                assert g.data == w.data, (g, w)
+
+    def _filled(self, tmp_path: Any) -> Storage:
+        s = self.make_storage(tmp_path)
+        s.append([bootstrap_entry(CONF)])
+        s.append(self._entries(2, 11, 2))
+        s.flush()
+        return s
+
+    # -- tests --
+    def test_empty(self, tmp_path: Any) -> None:
+        s = self.make_storage(tmp_path)
+        assert s.hard_state() == HardState()
+        assert s.snapshot_meta() == SnapshotMeta()
+        assert s.first_index() == 1 and s.last_index() == 0
+        assert s.term(0) == 0
+        assert s.entries(1, 1) == []
+
+    def test_append_and_read(self, tmp_path: Any) -> None:
+        s = self._filled(tmp_path)
+        assert (s.first_index(), s.last_index()) == (1, 10)
+        assert s.term(1) == 1 and s.term(10) == 2
+        got = s.entries(1, 11)
+        self._assert_entries(got, [bootstrap_entry(CONF), *self._entries(2, 11, 2)])
+        self._assert_entries(s.entries(4, 7), self._entries(4, 7, 2))
+
+    def test_out_of_range_reads_raise(self, tmp_path: Any) -> None:
+        s = self._filled(tmp_path)
+        for bad in (lambda: s.term(11), lambda: s.entries(5, 12)):
+            try:
+                bad()
+            except UnavailableError:
+                pass
+            else:
+                raise AssertionError("read past the end did not raise UnavailableError")
+
+    def test_append_truncates_conflicting_suffix(self, tmp_path: Any) -> None:
+        s = self._filled(tmp_path)
+        s.append(self._entries(6, 8, 3))
+        s.flush()
+        assert s.last_index() == 7 and s.term(6) == 3 and s.term(5) == 2
+        self._assert_entries(s.entries(5, 8), [*self._entries(5, 6, 2), *self._entries(6, 8, 3)])
+
+    def test_bad_appends_are_refused_and_change_nothing(self, tmp_path: Any) -> None:
+        s = self._filled(tmp_path)
+        bad_batches = [
+            self._entries(12, 13, 2),  # gap
+            [
+                Entry(11, 2, EntryKind.NORMAL, self.data_for(11)),
+                Entry(13, 2, EntryKind.NORMAL, self.data_for(13)),
+            ],
+            self._entries(11, 12, 1),  # term goes down
+        ]
+        for batch in bad_batches:
+            try:
+                s.append(batch)
+            except StorageError:
+                pass
+            else:
+                raise AssertionError(f"bad append {batch} was accepted")
+            assert s.last_index() == 10 and s.term(10) == 2
+
+    def test_hard_state_round_trips_and_survives_reopen(self, tmp_path: Any) -> None:
+        s = self._filled(tmp_path)
+        s.set_hard_state(HardState(term=7, vote=3, commit=9))
+        s.set_hard_state(HardState(term=8, vote=None, commit=10))
+        assert s.hard_state() == HardState(8, None, 10)
+        s = self.reopen(s, tmp_path)
+        assert s.hard_state() == HardState(8, None, 10)
+        assert s.last_index() == 10 and s.term(10) == 2
+
+    def test_create_snapshot_compacts(self, tmp_path: Any) -> None:
+        s = self._filled(tmp_path)
+        snap = s.create_snapshot(6, CONF, b"state-at-6")
+        assert snap.meta == SnapshotMeta(6, 2, CONF)
+        assert s.first_index() == 7 and s.last_index() == 10
+        assert s.term(6) == 2
+        try:
+            s.term(5)
+        except CompactedError:
+            pass
+        else:
+            raise AssertionError("term() of a compacted index did not raise CompactedError")
+        try:
+            s.entries(6, 8)
+        except CompactedError:
+            pass
+        else:
+            raise AssertionError("entries() of a compacted index did not raise CompactedError")
+        self._assert_entries(s.entries(7, 11), self._entries(7, 11, 2))
+        s = self.reopen(s, tmp_path)
+        assert s.snapshot().meta == SnapshotMeta(6, 2, CONF)
+        assert s.snapshot().data == b"state-at-6"
+        assert (s.first_index(), s.last_index()) == (7, 10)
+
+    def test_create_snapshot_out_of_range_is_refused(self, tmp_path: Any) -> None:
+        s = self._filled(tmp_path)
+        for index in (0, 11):
+            try:
+                s.create_snapshot(index, CONF, b"x")
+            except StorageError:
+                pass
+            else:
+                raise AssertionError(f"create_snapshot({index}) was accepted")
+        assert s.first_index() == 1 and s.last_index() == 10
+
+    def test_apply_snapshot_replaces_log(self, tmp_path: Any) -> None:
+        s = self._filled(tmp_path)
+        snap = Snapshot(SnapshotMeta(20, 4, CONF), b"remote-state")
+        s.apply_snapshot(snap)
+        s.flush()
+        assert (s.first_index(), s.last_index()) == (21, 20)
+        assert s.term(20) == 4
+        s.append(self._entries(21, 23, 4))
+        s.flush()
+        s = self.reopen(s, tmp_path)
+        assert s.snapshot() == snap
+        assert (s.first_index(), s.last_index()) == (21, 22)
+        self._assert_entries(s.entries(21, 23), self._entries(21, 23, 4))
+
+    def test_conf_and_noop_entries_round_trip(self, tmp_path: Any) -> None:
+        s = self.make_storage(tmp_path)
+        conf2 = ConfState(voters=frozenset({1, 2}), learners=frozenset({4}), priorities=((4, 1),))
+        want = [
+            bootstrap_entry(CONF),
+            Entry(2, 2, EntryKind.NOOP, None),
+            Entry(3, 2, EntryKind.CONF, conf2),
+        ]
+        s.append(want)
+        s.flush()
+        s = self.reopen(s, tmp_path)
+        self._assert_entries(s.entries(1, 4), want)
