@@ -55,3 +55,37 @@ def test_restart_skips_what_is_on_disk_but_was_not_acknowledged(tmp_path):
     again.close()
     positions = pq.read_table(tmp_path).column("position").to_pylist()
     assert sorted(positions) == list(range(1, 26)), "no record exported twice, none lost"
+
+
+def test_director_exports_a_partition_log_and_survives_a_restart(tmp_path):
+    import random
+
+    from raybee.partitions.engine import ENGINE_FAMILIES
+    from raybee.partitions.exporters import ExporterDirector
+    from raybee.partitions.local import LocalPartition
+    from raybee.partitions.log_stream import MemoryLogStream
+    from raybee.partitions.testing import FakeClock
+    from raybee.partitions.workload import run_job_workload
+    from raybee.state import MemoryStore
+
+    clock = FakeClock()
+    log = MemoryLogStream()
+    partition = LocalPartition(MemoryStore(ENGINE_FAMILIES), log, 1, clock)
+    run_job_workload(partition, clock, random.Random(3), steps=100)
+    positions = tmp_path / "exporter-positions.json"
+    director = ExporterDirector(
+        log, [ParquetExporter(tmp_path / "out", file_records_max=50)], positions, 1
+    )
+    first_count = director.export_available(committed_position=log.last_position // 2)
+    director.flush()
+    assert director.lowest_position == log.last_position // 2 == first_count
+    director.close()
+    run_job_workload(partition, clock, random.Random(4), steps=50)
+    again = ExporterDirector(
+        log, [ParquetExporter(tmp_path / "out", file_records_max=50)], positions, 1
+    )
+    assert again.lowest_position == first_count, "positions survive the restart"
+    again.export_available()
+    again.close()
+    exported = pq.read_table(tmp_path / "out").column("position").to_pylist()
+    assert sorted(exported) == list(range(1, log.last_position + 1))
