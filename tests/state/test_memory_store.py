@@ -7,7 +7,7 @@ from raybee.state.testing import NUMBERS, MemoryStoreFactory, StoreConformance
 
 
 class TestMemoryStore(StoreConformance):
-    stateful_examples = 60
+    stateful_examples = 100
 
     @pytest.fixture
     def make_store(self, tmp_path: Path) -> MemoryStoreFactory:
