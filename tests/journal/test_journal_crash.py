@@ -30,7 +30,8 @@ def _write(path: str, data: bytes) -> None:
 
 def _restore(directory: str, files: dict[str, bytes]) -> None:
     for name in os.listdir(directory):
-        os.unlink(os.path.join(directory, name))
+        if name not in files:
+            os.unlink(os.path.join(directory, name))
     for name, data in files.items():
         _write(os.path.join(directory, name), data)
 
@@ -272,3 +273,57 @@ def test_crash_between_the_steps_of_a_roll(jdir, point):
         j.close()
         with Journal.open(jdir) as j2:
             assert j2.last_index == j.last_index
+
+
+@pytest.mark.parametrize(
+    "point, operation",
+    [
+        ("truncate.meta_written", "truncate"),
+        ("meta.tmp_written", "truncate"),
+        ("compact.meta_written", "compact"),
+        ("meta.renamed", "compact"),
+        ("reset.meta_written", "reset"),
+        ("meta.tmp_written", "reset"),
+    ],
+)
+def test_crash_inside_truncate_compact_reset(jdir, point, operation):
+    armed = [False]
+    hits = []
+
+    def fault(name: str) -> None:
+        if armed[0] and name == point:
+            hits.append(name)
+            armed[0] = False
+            raise SimulatedCrash(name)
+
+    j = Journal.open(jdir, schema=SCHEMA, segment_size_bytes_max=SMALL, fault_injector=fault)
+    for i in range(1, 151):
+        j.append(1 + i // 60, make_batch(i, 2))
+    j.flush()
+    firsts = [int(n.split(".")[0]) for n in segment_files(jdir)]
+    assert len(firsts) >= 4
+    armed[0] = True
+    with pytest.raises(SimulatedCrash):
+        if operation == "truncate":
+            j.truncate_after(40)
+        elif operation == "compact":
+            j.compact_before(firsts[2] + 1)
+        else:
+            j.reset(1000)
+    assert hits == [point]
+    j._abandon()
+    j = Journal.open(jdir)
+    # Either the operation is complete or it never happened, and the journal is consistent.
+    if operation == "truncate":
+        assert j.last_index in (40, 150) and j.first_index == 1
+    elif operation == "compact":
+        assert j.first_index in (1, firsts[2]) and j.last_index == 150
+        assert point == "meta.tmp_written" or j.first_index == firsts[2]
+    else:
+        assert (j.first_index, j.last_index) in ((1, 150), (1000, 999))
+        assert point == "meta.tmp_written" or j.first_index == 1000
+    assert [e.index for e in j.read_from(j.first_index)] == list(
+        range(j.first_index, j.last_index + 1)
+    )
+    assert j.append(9, make_batch(0, 1)) == j.last_index
+    j.close()
