@@ -124,6 +124,10 @@ class SimDisk(MemoryStorage):
         super().set_hard_state(hard_state)
         self.durable.set_hard_state(hard_state)
 
+    def _set_live_only(self, hard_state) -> None:
+        """Only for tests that prove the checker notices a hard state that was not durable."""
+        super().set_hard_state(hard_state)
+
     def create_snapshot(self, index, conf, data):  # type: ignore[override]
         self.flush()
         snap = super().create_snapshot(index, conf, data)
