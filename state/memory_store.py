@@ -13,9 +13,9 @@ from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from raybee.state.errors import CheckpointError
+from raybee.state.errors import CheckpointError, SchemaError
 from raybee.state.family import ColumnFamily
-from raybee.state.store import Changes, Store
+from raybee.state.store import Changes, Store, schema_record
 
 _checkpoint_file = "memory-store.pickle"
 _checkpoint_format = 1
@@ -28,6 +28,8 @@ class MemoryStore(Store):
         super().__init__(families)
         self._data: dict[str, dict[bytes, bytes]] = {f.name: {} for f in self._families}
         self._keys: dict[str, list[bytes]] = {f.name: [] for f in self._families}
+        # Like RocksDBStore's schema records: every family ever declared, kept in checkpoints.
+        self._schema = {f.name: schema_record(f) for f in self._families}
 
     @classmethod
     def open_checkpoint(
@@ -42,6 +44,10 @@ class MemoryStore(Store):
         if contents.get("format") != _checkpoint_format:
             raise CheckpointError(f"{file}: unknown checkpoint format {contents.get('format')!r}")
         store = cls(families)
+        mismatches = store._schema_mismatches(contents["schema"])
+        if mismatches:
+            raise SchemaError(f"checkpoint {checkpoint}: column families changed: {mismatches}")
+        store._schema.update(contents["schema"])
         for name, items in contents["families"].items():
             if name in store._data:
                 store._data[name] = dict(items)
@@ -85,6 +91,7 @@ class MemoryStore(Store):
         contents = {
             "format": _checkpoint_format,
             "families": {name: sorted(data.items()) for name, data in self._data.items()},
+            "schema": dict(self._schema),
         }
         partial = directory.with_name(directory.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)  # a leftover of a crashed checkpoint

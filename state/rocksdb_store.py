@@ -38,11 +38,12 @@ from pathlib import Path
 import rocksdict
 
 from raybee.state import constants
-from raybee.state.errors import CheckpointError, StateError
+from raybee.state.errors import CheckpointError, SchemaError, StateError
 from raybee.state.family import ColumnFamily
-from raybee.state.store import Changes, Store
+from raybee.state.store import Changes, Store, schema_record
 
 _default_family = "default"
+_schema_key_prefix = b"raybee.schema."
 # Immutable RocksDB files a checkpoint can share with a working copy by hard link; everything
 # else (MANIFEST, CURRENT, OPTIONS, WAL) is small and copied, since RocksDB may rewrite it.
 _hard_linkable_suffixes = (".sst", ".blob")
@@ -74,13 +75,35 @@ class RocksDBStore(Store):
         if (self.path / "CURRENT").exists():
             names |= set(rocksdict.Rdict.list_cf(str(self.path), _options()))
         names.discard(_default_family)
-        self._db = rocksdict.Rdict(
-            str(self.path), _options(), column_families={name: _options() for name in names}
-        )
-        self._readers = {f.name: self._db.get_column_family(f.name) for f in self._families}
-        self._handles = {f.name: self._db.get_column_family_handle(f.name) for f in self._families}
+        try:
+            self._db = rocksdict.Rdict(
+                str(self.path), _options(), column_families={name: _options() for name in names}
+            )
+        except Exception as error:  # rocksdict raises bare Exception (e.g. LOCK held)
+            raise StateError(f"cannot open RocksDB at {self.path}: {error}") from error
         self._write_options = rocksdict.WriteOptions()
         self._write_options.disable_wal = True
+        self._record_schema()
+        self._readers = {f.name: self._db.get_column_family(f.name) for f in self._families}
+        self._handles = {f.name: self._db.get_column_family_handle(f.name) for f in self._families}
+
+    def _record_schema(self) -> None:
+        # The default column family holds only these records, one per family ever declared.
+        stored = {}
+        for family in self._families:
+            raw = self._db.get(_schema_key_prefix + family.name.encode())
+            if raw is not None:
+                stored[family.name] = raw.decode()
+        mismatches = self._schema_mismatches(stored)
+        if mismatches:
+            self._db.close()
+            raise SchemaError(f"RocksDB at {self.path}: column families changed: {mismatches}")
+        batch = rocksdict.WriteBatch(raw_mode=True)
+        for family in self._families:
+            if family.name not in stored:
+                batch.put(_schema_key_prefix + family.name.encode(), schema_record(family).encode())
+        if len(batch):
+            self._db.write(batch, self._write_options)
 
     @classmethod
     def open_checkpoint(
@@ -142,6 +165,7 @@ class RocksDBStore(Store):
     def _flush(self) -> None:
         # The WAL is off, so memtables hold the only copy of recent writes: flush them before a
         # checkpoint links the SST files. atomic_flush makes every family flush together.
+        self._db.flush(True)  # the default family: schema records
         for reader in self._readers.values():
             reader.flush(True)
 

@@ -31,6 +31,13 @@ from raybee.state.family import ColumnFamily, check_schema
 Changes = dict[str, dict[bytes, bytes | None]]
 
 
+def schema_record(family: ColumnFamily) -> str:
+    """What a store records about a family when creating it, to refuse a changed declaration:
+    reading keys written by another codec would return garbage in the wrong order.
+    """
+    return f"key={family.key.name} value={family.value.name}"
+
+
 class _Reader:
     """Typed reads over committed state plus, inside a transaction, its uncommitted writes."""
 
@@ -408,6 +415,15 @@ class Store:
         self.close()
 
     # ---------------------------------------------------------------- helpers
+
+    def _schema_mismatches(self, stored: dict[str, str]) -> list[str]:
+        """Declared families whose codecs differ from those recorded when they were created."""
+        return [
+            f"{family.name!r} was created as {stored[family.name]}, now declared as "
+            f"{schema_record(family)}"
+            for family in self._families
+            if family.name in stored and stored[family.name] != schema_record(family)
+        ]
 
     def _check_open(self) -> None:
         if self._closed:

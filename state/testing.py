@@ -543,6 +543,27 @@ class StoreConformance:
         with pytest.raises(CheckpointError):
             make_store.from_checkpoint(directory / "missing", FAMILIES)
 
+    def test_checkpoint_refuses_changed_declarations(
+        self, make_store: StoreFactory, store: Store
+    ) -> None:
+        with store.transaction() as txn:
+            txn.put(NUMBERS, 1, 1)
+        directory = make_store.checkpoint_dir()
+        store.checkpoint(directory)
+        changed_key = ColumnFamily("numbers", STR_KEY, INT_VALUE)
+        changed_value = ColumnFamily("numbers", INT_KEY, JSON_VALUE)
+        for changed in (changed_key, changed_value):
+            with pytest.raises(SchemaError, match="numbers"):
+                make_store.from_checkpoint(directory, [changed])
+        # Adding a family, or leaving one out, is fine.
+        added = ColumnFamily("added", INT_KEY, INT_VALUE)
+        reopened = make_store.from_checkpoint(directory, [NUMBERS, added])
+        try:
+            assert reopened.view().get(NUMBERS, 1) == 1
+            assert reopened.view().count(added) == 0
+        finally:
+            reopened.close()
+
     def test_digest_is_content_not_history(self, make_store: StoreFactory) -> None:
         first = make_store.create(FAMILIES)
         second = make_store.create(FAMILIES)

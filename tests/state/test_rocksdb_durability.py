@@ -13,9 +13,12 @@ from raybee.state import (
     BYTES_VALUE,
     INT_KEY,
     INT_VALUE,
+    STR_KEY,
     CheckpointError,
     ColumnFamily,
     RocksDBStore,
+    SchemaError,
+    StateError,
 )
 
 A = ColumnFamily("a", INT_KEY, INT_VALUE)
@@ -145,4 +148,25 @@ def test_a_family_declared_later_is_created(tmp_path: Path) -> None:
     with store.transaction() as txn:
         txn.put(B, 2, b"x")
     assert store.view().get(B, 2) == b"x"
+    store.close()
+
+
+def test_reopen_with_changed_codecs_is_refused(tmp_path: Path) -> None:
+    store = RocksDBStore(tmp_path / "db", [A])
+    with store.transaction() as txn:
+        txn.put(A, 5, 5)
+    store.close()
+    changed = ColumnFamily("a", STR_KEY, INT_VALUE)
+    with pytest.raises(SchemaError, match="created as key=int value=int"):
+        RocksDBStore(tmp_path / "db", [changed])
+    # The refused open released the database: the right declaration opens it, data intact.
+    store = RocksDBStore(tmp_path / "db", [A])
+    assert store.view().get(A, 5) == 5
+    store.close()
+
+
+def test_opening_an_open_database_is_a_clear_error(tmp_path: Path) -> None:
+    store = RocksDBStore(tmp_path / "db", [A])
+    with pytest.raises(StateError, match="cannot open RocksDB"):
+        RocksDBStore(tmp_path / "db", [A])
     store.close()
