@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import mmap
 import os
+from array import array
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -38,9 +39,10 @@ class Segment:
     first_index: int
     last_index: int  # first_index - 1 while the segment holds no entry
     size_bytes: int  # end of the valid data; appends go here
-    sparse_indexes: list[int] = field(default_factory=list)
-    sparse_offsets: list[int] = field(default_factory=list)
-    sparse_last_term: list[int] = field(default_factory=list)
+    # Parallel arrays (8 bytes a point, not a Python int object each): a segment of small
+    # entries holds many points.
+    sparse_indexes: array = field(default_factory=lambda: array("q"))
+    sparse_offsets: array = field(default_factory=lambda: array("q"))
 
     def note_entry(self, index: int, offset: int) -> None:
         """Record entry `index` starting at `offset` in the sparse index when it is due."""

@@ -11,8 +11,10 @@ segment_size_bytes_min = 16 * 1024
 
 # Sparse index: one (index, offset) point per segment at least every this many entries or
 # bytes, so a lookup parses at most this many message headers.
-sparse_index_interval_entries = 32
-sparse_index_interval_bytes = 256 * 1024
+sparse_index_interval_entries = 16
+sparse_index_interval_bytes = 64 * 1024
+# A single-entry lookup reads this much from its sparse point at first.
+lookup_chunk_bytes = 2 * sparse_index_interval_bytes
 
 # Reads fetch the segment file in chunks of this size (one pread each).
 read_chunk_bytes = 1024 * 1024
@@ -38,6 +40,7 @@ term_max = 2**63 - 1
 segment_suffix = ".arrow"
 segment_name_digits = 20  # enough for index_max, so names sort as numbers
 metadata_file_name = "journal.meta"
+lock_file_name = "journal.lock"  # flock-ed while open: one Journal per directory
 metadata_tmp_suffix = ".tmp"
 metadata_format_version = 1
 
@@ -52,7 +55,7 @@ ipc_metadata_bytes_max = 1024 * 1024
 assert segment_size_bytes_min <= segment_size_bytes_max_default
 assert sparse_index_interval_entries >= 1
 assert ipc_alignment_bytes <= sparse_index_interval_bytes <= segment_size_bytes_max_default
-assert read_chunk_bytes >= sparse_index_interval_bytes
+assert read_chunk_bytes >= lookup_chunk_bytes >= sparse_index_interval_bytes
 assert entry_metadata_bytes_max + 4096 < ipc_metadata_bytes_max
 # An entry with maximal metadata and a small batch must fit in the smallest segment.
 assert 2 * entry_metadata_bytes_max <= segment_size_bytes_min

@@ -26,6 +26,10 @@ class JournalClosedError(JournalError):
     """The journal was closed (or failed) and refuses further operations."""
 
 
+class JournalLockedError(JournalError):
+    """The journal directory is already open (in this or another process)."""
+
+
 class JournalFailedError(JournalClosedError):
     """A write or fsync failed half-way; the journal must be reopened to recover."""
 

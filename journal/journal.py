@@ -20,6 +20,7 @@ Durability protocol
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 from bisect import bisect_right
@@ -47,6 +48,7 @@ from raybee.journal.errors import (
     InvalidEntryMetadataError,
     JournalClosedError,
     JournalFailedError,
+    JournalLockedError,
     NotARecordBatchError,
     SchemaMismatchError,
     TermRegressionError,
@@ -160,8 +162,24 @@ class Journal:
         self._dir_sync_pending = False
         self._closed = False
         self._failed = False
-        self._recover(schema, first_index)
+        self._lock_fd: int | None = None
+        try:
+            self._lock()
+            self._recover(schema, first_index)
+        except BaseException:
+            self._release()
+            raise
         return self
+
+    def _lock(self) -> None:
+        os.makedirs(self._dir, exist_ok=True)
+        fd = os.open(os.path.join(self._dir, c.lock_file_name), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise JournalLockedError(f"journal {self._dir!r} is already open") from None
+        self._lock_fd = fd
 
     def _recover(self, schema: pa.Schema | None, first_index: int | None) -> None:
         os.makedirs(self._dir, exist_ok=True)
@@ -515,7 +533,7 @@ class Journal:
         self._check_usable()
         _check_int("index", index, self.first_index, self.last_index)
         seg = self._segments[self._segment_of(index)]
-        reader = SegmentReader(seg, self._schema, c.sparse_index_interval_bytes)
+        reader = SegmentReader(seg, self._schema, c.lookup_chunk_bytes)
         return next(iter(reader.iter_from(index, index)))
 
     def read_from(self, index: int) -> Iterator[JournalEntry]:
@@ -674,6 +692,9 @@ class Journal:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor drops the flock
+            self._lock_fd = None
 
     def __enter__(self) -> Journal:
         return self

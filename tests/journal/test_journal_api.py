@@ -17,6 +17,7 @@ from raybee.journal import (
     JournalClosedError,
     JournalEntry,
     JournalError,
+    JournalLockedError,
     NotARecordBatchError,
     SchemaMismatchError,
     TermRegressionError,
@@ -215,3 +216,11 @@ def test_open_refuses_wrong_schema_and_missing_schema(jdir, tmp_path):
         )
     with pytest.raises(IndexOutOfRangeError):
         Journal.open(str(tmp_path / "tiny"), schema=SCHEMA, segment_size_bytes_max=100)
+
+
+def test_a_journal_opens_once(jdir):
+    j = Journal.open(jdir, schema=SCHEMA)
+    with pytest.raises(JournalLockedError):
+        Journal.open(jdir)
+    j.close()
+    Journal.open(jdir).close()
