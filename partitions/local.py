@@ -7,8 +7,9 @@ same parts with Raft between the log and the processor.
 from collections.abc import Callable
 
 from raybee.partitions.engine import ProcessingResult, Response
+from raybee.partitions.engine.job_streams import JobPush, JobStream
 from raybee.partitions.log_stream import LogStream
-from raybee.partitions.protocol import Record, RecordType
+from raybee.partitions.protocol import JobIntent, JobRecordValue, Record, RecordType, ValueType
 from raybee.partitions.stream_processor import StreamProcessor
 
 
@@ -23,6 +24,8 @@ class LocalPartition:
         self.processor = StreamProcessor(store, log, partition_id, clock, **options)
         self.processor.become_leader()
         self._next_request_id = 0
+        self._consumers: dict[int, Callable[[JobPush], bool]] = {}
+        self.undelivered_pushes = 0
 
     def write_commands(self, commands: list[Record], request_stream_id: int = 1) -> list[Record]:
         """Stamp client commands with the clock and request ids and append them as one unit."""
@@ -44,9 +47,39 @@ class LocalPartition:
 
     def process(self) -> list[Response]:
         responses: list[Response] = []
-        for result in self.processor.process_all():
+        while (result := self.processor.process_batch()) is not None:
             responses.extend(result.responses)
+            self._deliver(result.job_pushes)
         return responses
+
+    # ------------------------------------------------------------------ job push
+    def open_job_stream(self, stream: JobStream, consumer: Callable[[JobPush], bool]) -> None:
+        """Push activatable jobs of stream.job_type to consumer (which returns whether it took
+        the job) from now on; jobs already waiting are still for JOB_BATCH ACTIVATE."""
+        self.processor.job_streams.add(stream)
+        self._consumers[stream.stream_id] = consumer
+
+    def close_job_stream(self, stream_id: int) -> None:
+        self.processor.job_streams.remove(stream_id)
+        self._consumers.pop(stream_id, None)
+
+    def _deliver(self, pushes: list[JobPush]) -> None:
+        """After commit: hand each pushed job to its stream; one that cannot take it gets the
+        job back to the partition with a YIELD command, so no job waits out its timeout."""
+        handed_back = []
+        for push in pushes:
+            consumer = self._consumers.get(push.stream_id)
+            try:
+                delivered = consumer is not None and consumer(push)
+            except Exception:  # a failing worker callback must not stop the partition
+                delivered = False
+            if not delivered:
+                self.undelivered_pushes += 1
+                handed_back.append(
+                    Record(ValueType.JOB, JobIntent.YIELD, JobRecordValue(), key=push.job_key)
+                )
+        if handed_back:
+            self.write_commands(handed_back, request_stream_id=-1)
 
     def execute(self, command: Record) -> Record:
         """Write one command, process, and return the answer to it (event or rejection)."""

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from raybee.partitions.engine import EngineState, ProcessingResult
 from raybee.partitions.engine.appliers import EventAppliers
 from raybee.partitions.engine.context import ProcessingContext, ReadOnly, RecordSink
+from raybee.partitions.engine.job_streams import JobStreams
 from raybee.partitions.engine.processors import CommandProcessors
 from raybee.partitions.log_stream import LogStream
 from raybee.partitions.protocol import JobIntent, JobRecordValue, Record, ValueType
@@ -41,6 +42,7 @@ class StreamProcessor:
         self.commands_per_batch_max = commands_per_batch_max
         self.appliers = EventAppliers()
         self.processors = CommandProcessors()
+        self.job_streams = JobStreams()
         view = store.view()
         # Events whose command is at or below this were applied before (snapshot or earlier run).
         self._applied_floor = EngineState(partition_id, view).positions.last_processed_position
@@ -107,7 +109,13 @@ class StreamProcessor:
         with self.store.transaction() as txn:
             state = EngineState(self.partition_id, txn, txn)
             read_only = EngineState(self.partition_id, ReadOnly(txn))
-            sink = RecordSink(self.partition_id, self.log.last_position + 1, state, self.appliers)
+            sink = RecordSink(
+                self.partition_id,
+                self.log.last_position + 1,
+                state,
+                self.appliers,
+                self.job_streams,
+            )
             queue = deque(commands)
             processed_through = last_processed
             while queue:

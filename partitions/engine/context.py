@@ -17,6 +17,7 @@ from raybee.partitions.protocol import (
     ValueType,
 )
 
+from .job_streams import JobPush, JobStreams
 from .stores import IncidentStore, JobStore, KeyGenerator, PositionStore
 
 FOLLOW_UP_COMMANDS_PER_BATCH_MAX = 1_000
@@ -69,6 +70,7 @@ class ProcessingResult:
     records: list[Record] = field(default_factory=list)
     responses: list[Response] = field(default_factory=list)
     follow_up_commands: list[Record] = field(default_factory=list)
+    job_pushes: list[JobPush] = field(default_factory=list)
 
 
 class ProcessingContext:
@@ -80,6 +82,13 @@ class ProcessingContext:
         self.command = command
         self.state = state
         self._sink = sink
+
+    @property
+    def job_streams(self) -> JobStreams | None:
+        return self._sink.job_streams
+
+    def push_job(self, stream_id: int, job_key: int, job) -> None:
+        self._sink.result.job_pushes.append(JobPush(stream_id, job_key, job))
 
     @property
     def now_ms(self) -> int:
@@ -116,11 +125,19 @@ class ProcessingContext:
 class RecordSink:
     """Assigns positions, applies events, collects the batch. One per processed batch."""
 
-    def __init__(self, partition_id: int, next_position: int, state: EngineState, appliers):
+    def __init__(
+        self,
+        partition_id: int,
+        next_position: int,
+        state: EngineState,
+        appliers,
+        job_streams: JobStreams | None = None,
+    ):
         self.partition_id = partition_id
         self.next_position = next_position
         self.state = state
         self.appliers = appliers
+        self.job_streams = job_streams
         self.result = ProcessingResult()
 
     def next_key(self) -> int:

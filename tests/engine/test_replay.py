@@ -7,6 +7,7 @@ import random
 import pytest
 
 from raybee.partitions.engine import ENGINE_FAMILIES
+from raybee.partitions.engine.job_streams import JobStream
 from raybee.partitions.local import LocalPartition
 from raybee.partitions.log_stream import MemoryLogStream
 from raybee.partitions.stream_processor import StreamProcessor
@@ -30,7 +31,11 @@ def test_replay_of_events_rebuilds_identical_state(tmp_path, kind, seed):
     clock = FakeClock()
     log = MemoryLogStream()
     leader = LocalPartition(make_store(kind, tmp_path / "leader"), log, 1, clock)
+    pushed = []
+    # One job type is streamed: pushes are processing decisions that replay must reproduce.
+    leader.open_job_stream(JobStream(1, "email", "pusher", 700), lambda p: pushed.append(p) or True)
     counts = run_job_workload(leader, clock, random.Random(seed), steps=400)
+    assert pushed, "some jobs were pushed"
     assert counts.get("fail", 0) and counts.get("complete", 0) and counts.get("tick", 0), counts
     events = sum(1 for r in log.read_from(1) if r.is_event)
     follower_store = make_store(kind, tmp_path / "follower")

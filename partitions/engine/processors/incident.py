@@ -2,7 +2,9 @@
 
 from raybee.partitions.protocol import NO_KEY, IncidentIntent, RejectionType, ValueType
 
+from ..behaviors import push_to_stream
 from ..context import ProcessingContext
+from ..stores import JobState
 from . import processes
 
 
@@ -27,3 +29,7 @@ class ResolveIncident:
                 )
                 return
         ctx.respond(ctx.append_event(key, IncidentIntent.RESOLVED, incident))
+        if incident.job_key != NO_KEY:
+            job = ctx.state.jobs.get(incident.job_key)
+            if job is not None and ctx.state.jobs.state(incident.job_key) == JobState.ACTIVATABLE:
+                push_to_stream(ctx, incident.job_key, job)

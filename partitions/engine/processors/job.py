@@ -11,6 +11,7 @@ from raybee.partitions.protocol import (
     ValueType,
 )
 
+from ..behaviors import push_to_stream
 from ..context import ProcessingContext
 from ..stores import JobState
 from . import processes
@@ -82,7 +83,9 @@ class CreateJob:
                 ctx, f"Expected retries of at least 1 to create a job, got {job.retries}"
             )
         created = released(job, recurring_time_ms=-1)
-        ctx.respond(ctx.append_event(ctx.next_key(), JobIntent.CREATED, created))
+        key = ctx.next_key()
+        ctx.respond(ctx.append_event(key, JobIntent.CREATED, created))
+        push_to_stream(ctx, key, created)
 
 
 @processes(ValueType.JOB, JobIntent.COMPLETE)
@@ -123,6 +126,8 @@ class FailJob:
             variables=request.variables,
         )
         ctx.respond(ctx.append_event(command.key, JobIntent.FAILED, failed))
+        if request.retries > 0 and not backoff:
+            push_to_stream(ctx, command.key, failed)
         if request.retries == 0:
             message = request.error_message or "No more retries left."
             raise_job_incident(ctx, command.key, failed, "JOB_NO_RETRIES", message)
@@ -140,7 +145,9 @@ class TimeOutJob:
                 f"Expected to time out job with key '{command.key}', but its deadline "
                 f"{job.deadline_ms} is after the command's time {ctx.now_ms}",
             )
-        ctx.respond(ctx.append_event(command.key, JobIntent.TIMED_OUT, released(job)))
+        timed_out = released(job)
+        ctx.respond(ctx.append_event(command.key, JobIntent.TIMED_OUT, timed_out))
+        push_to_stream(ctx, command.key, timed_out)
 
 
 @processes(ValueType.JOB, JobIntent.UPDATE_RETRIES)
@@ -248,3 +255,4 @@ class RecurJobAfterBackoff:
             )
         recurred = released(job, recurring_time_ms=-1)
         ctx.respond(ctx.append_event(command.key, JobIntent.RECURRED_AFTER_BACKOFF, recurred))
+        push_to_stream(ctx, command.key, recurred)
