@@ -182,22 +182,52 @@ class Journal:
         self._lock_fd = fd
 
     def _recover(self, schema: pa.Schema | None, first_index: int | None) -> None:
-        os.makedirs(self._dir, exist_ok=True)
+        meta, firsts = self._load_meta(schema, first_index)
+        meta, firsts, removed = self._drop_leftovers(meta, firsts, first_index)
+        flushed, truncated = self._scan_segments(meta, firsts, removed)
+        self._first_index_empty = meta.first_index
+        last = self.last_index
+        if flushed > last:
+            raise CorruptedJournalError(
+                self._segments[-1].path if self._segments else self._dir,
+                None,
+                f"entries up to {flushed} were flushed but the journal ends at {last}",
+            )
+        # Whatever survived recovery counts as flushed once the active segment is synced
+        # (older segments were synced when they were rolled).
+        if self._segments:
+            self._fd = os.open(self._segments[-1].path, os.O_WRONLY | os.O_APPEND)
+            os.fdatasync(self._fd)
+        self._flushed_index = last
+        if removed:
+            fsync_dir(self._dir)
+        self._meta = replace(
+            meta,
+            first_index=self.first_index,
+            last_flushed_index=last,
+            last_segment=self._segments[-1].first_index if self._segments else None,
+        )
+        if self._meta != meta:
+            write_meta(self._dir, self._meta, self._fault)
+        self.recovery_report = RecoveryReport(tuple(truncated), tuple(removed), last)
+        if self.recovery_report.repaired:
+            log.warning("journal %s repaired on open: %s", self._dir, self.recovery_report)
+
+    def _load_meta(self, schema: pa.Schema | None, first_index: int | None) -> tuple[Meta, list]:
+        """Read (or create) the metadata file; returns it and the sorted segment first indexes."""
         meta = read_meta(self._dir)
         tmp = os.path.join(self._dir, c.metadata_file_name + c.metadata_tmp_suffix)
         if os.path.exists(tmp):
             os.unlink(tmp)  # an interrupted metadata write; the old file is authoritative
-        names = sorted(
-            (n, first)
-            for n in os.listdir(self._dir)
-            if (first := parse_segment_name(n)) is not None
+        firsts = sorted(
+            first for n in os.listdir(self._dir) if (first := parse_segment_name(n)) is not None
         )
         if meta is None:
-            if names:
+            if firsts:
                 raise CorruptedJournalError(
                     os.path.join(self._dir, c.metadata_file_name),
                     None,
-                    f"metadata file missing beside {len(names)} segment files",
+                    f"metadata file missing beside {len(firsts)} segment files",
                 )
             if schema is None:
                 raise TypeError(f"journal {self._dir!r} does not exist; open it with a schema")
@@ -215,83 +245,82 @@ class Journal:
         self._marker_serialized = pa.RecordBatch.from_pylist([], schema=stored).serialize()
         # Room kept free in a segment for the flush marker that may follow its last entry.
         self._marker_reserve_bytes = self._marker_size(c.index_max)
+        return meta, firsts
 
+    def _drop_leftovers(
+        self, meta: Meta, firsts: list[int], first_index: int | None
+    ) -> tuple[Meta, list[int], list[str]]:
+        """Finish an interrupted reset or compaction; check the arguments against the files."""
         removed: list[str] = []
         if meta.reset_pending:
-            for _, first in reversed(names):
+            for first in reversed(firsts):
                 removed.append(self._unlink_segment(first))
-            names = []
+            firsts = []
             meta = replace(meta, reset_pending=False)
-        elif names and names[0][1] < meta.first_index:
+        elif firsts and firsts[0] < meta.first_index:
             # Leftovers of an interrupted compaction: whole segments below the first index.
-            keep = [(n, f) for n, f in names if f >= meta.first_index]
-            if not keep or keep[0][1] != meta.first_index:
+            keep = [f for f in firsts if f >= meta.first_index]
+            if not keep or keep[0] != meta.first_index:
                 raise CorruptedJournalError(
                     os.path.join(self._dir, segment_name(meta.first_index)),
                     None,
                     f"first segment {meta.first_index} named by the metadata is missing",
                 )
-            for _, first in names[: len(names) - len(keep)]:
+            for first in firsts[: len(firsts) - len(keep)]:
                 removed.append(self._unlink_segment(first))
-            names = keep
-        if first_index is not None and names and names[0][1] != first_index:
+            firsts = keep
+        start = firsts[0] if firsts else meta.first_index
+        if first_index is not None and first_index != start:
             raise IndexOutOfRangeError(
-                f"first_index={first_index} disagrees with journal {self._dir!r}, "
-                f"which starts at {names[0][1]}"
+                f"first_index={first_index} disagrees with journal {self._dir!r}, which starts "
+                f"at {start} (first_index applies when a journal is created; see reset)"
             )
-        if first_index is not None and not names and meta.first_index != first_index:
-            raise IndexOutOfRangeError(
-                f"first_index={first_index} disagrees with empty journal {self._dir!r}, "
-                f"which starts at {meta.first_index} (use reset)"
-            )
-        if meta.last_segment is not None and meta.last_segment not in {f for _, f in names}:
+        if meta.last_segment is not None and meta.last_segment not in firsts:
             raise CorruptedJournalError(
                 os.path.join(self._dir, segment_name(meta.last_segment)),
                 None,
                 "segment file named by the metadata is missing",
             )
+        return meta, firsts, removed
 
+    def _scan_segments(
+        self, meta: Meta, firsts: list[int], removed: list[str]
+    ) -> tuple[int, list[TruncatedTail]]:
+        """Scan every segment in order; returns the last flushed index and the cut tails."""
         flushed = meta.last_flushed_index
         truncated: list[TruncatedTail] = []
-        expected = names[0][1] if names else meta.first_index
+        expected = firsts[0] if firsts else meta.first_index
         term = 0
-        for position, (_name, first) in enumerate(names):
+        for position, first in enumerate(firsts):
             path = os.path.join(self._dir, segment_name(first))
-            is_last = position == len(names) - 1
+            is_last = position == len(firsts) - 1
             if first != expected:
                 raise CorruptedJournalError(
                     path, None, f"segment starts at {first}, expected {expected} (a gap)"
                 )
             scan = scan_segment(path, first, self._header, term)
             flushed = max(flushed, scan.flushed_claim)
-            if scan.header_torn:
-                if not is_last or first <= max(flushed, scan.flushed_claim_past_damage):
+            vouched = max(flushed, scan.flushed_claim_past_damage)
+            if scan.header_torn:  # a roll cut short: fine while none of it was flushed
+                if not is_last or first <= vouched:
                     raise CorruptedJournalError(path, 0, "segment header incomplete")
                 removed.append(self._unlink_segment(first))
-                self._dir_sync_pending = True
                 continue
             if scan.damage_offset is not None:
                 bad = scan.segment.last_index + 1
-                vouched = max(flushed, scan.flushed_claim_past_damage)
-                if not is_last or bad <= vouched:
-                    reason = scan.damage_reason
-                    if bad <= vouched:
-                        reason += f" (entry {bad} was flushed: last flushed index {vouched})"
-                    else:
-                        reason += " (segments follow it)"
+                if bad <= vouched:
+                    reason = f"{scan.damage_reason} (entry {bad} was flushed: up to {vouched})"
+                    raise CorruptedJournalError(path, scan.damage_offset, reason)
+                if not is_last:
+                    reason = f"{scan.damage_reason} (segments follow it)"
                     raise CorruptedJournalError(path, scan.damage_offset, reason)
                 if scan.damage_offset < len(self._header):
                     raise CorruptedJournalError(path, scan.damage_offset, scan.damage_reason)
-                truncated.append(
-                    TruncatedTail(
-                        path,
-                        scan.damage_offset,
-                        scan.file_bytes - scan.damage_offset,
-                        scan.damage_reason,
-                    )
-                )
-                self._truncate_file(path, scan.damage_offset)
-                scan.segment.size_bytes = scan.damage_offset
+                cut = scan.damage_offset
+                tail = TruncatedTail(path, cut, scan.file_bytes - cut, scan.damage_reason)
+                truncated.append(tail)
+                self._truncate_file(path, cut)
+                scan.segment.size_bytes = cut
             for start, t in scan.terms:
                 self._term_starts.append(start)
                 self._term_values.append(t)
@@ -300,37 +329,7 @@ class Journal:
             self._segments.append(scan.segment)
             self._segment_firsts.append(first)
             expected = scan.segment.last_index + 1
-
-        self._first_index_empty = meta.first_index if not self._segments else expected
-        last = self.last_index
-        if flushed > last:
-            raise CorruptedJournalError(
-                self._segments[-1].path if self._segments else self._dir,
-                None,
-                f"entries up to {flushed} were flushed but the journal ends at {last}",
-            )
-        self._flushed_index = last if truncated or removed else flushed
-        # Everything that survived recovery is on disk now; count it as flushed only after
-        # syncing it, below.
-        if self._segments:
-            seg = self._segments[-1]
-            self._fd = os.open(seg.path, os.O_WRONLY | os.O_APPEND)
-            os.fdatasync(self._fd)
-        self._flushed_index = last
-        if removed:
-            fsync_dir(self._dir)
-        self._meta = replace(
-            meta,
-            first_index=self.first_index,
-            last_flushed_index=self._flushed_index,
-            last_segment=self._segments[-1].first_index if self._segments else None,
-        )
-        if self._meta != meta:
-            write_meta(self._dir, self._meta, self._fault)
-        self._dir_sync_pending = False
-        self.recovery_report = RecoveryReport(tuple(truncated), tuple(removed), last)
-        if self.recovery_report.repaired:
-            log.warning("journal %s repaired on open: %s", self._dir, self.recovery_report)
+        return flushed, truncated
 
     def _unlink_segment(self, first: int) -> str:
         path = os.path.join(self._dir, segment_name(first))
