@@ -24,7 +24,7 @@ from .messages import (
     VoteResponse,
 )
 from .node import RaftNode
-from .storage import MemoryStorage, Storage, bootstrap_entry, check_append
+from .storage import MemoryStorage, Storage, bootstrap, bootstrap_entry, check_append
 from .types import (
     ConfChange,
     ConfChangeKind,
@@ -87,6 +87,7 @@ __all__ = [
     "UnavailableError",
     "VoteRequest",
     "VoteResponse",
+    "bootstrap",
     "bootstrap_entry",
     "check_append",
     "persist_ready",

@@ -38,6 +38,15 @@ def bootstrap_entry(conf: ConfState) -> Entry:
     return Entry(index=1, term=1, kind=EntryKind.CONF, data=conf)
 
 
+def bootstrap(storage: Storage, conf: ConfState) -> None:
+    """Make an empty storage a founding member's: the membership entry, committed, flushed."""
+    if storage.last_index() != 0:
+        raise StorageError(f"bootstrap: storage is not empty (last index {storage.last_index()})")
+    storage.append([bootstrap_entry(conf)])
+    storage.flush()
+    storage.set_hard_state(HardState(term=1, vote=None, commit=1))
+
+
 def check_append(storage: Storage, entries: Sequence[Entry]) -> None:
     """Raise StorageError unless `entries` may be appended to `storage` (no change on error)."""
     if not entries:
@@ -71,8 +80,7 @@ class MemoryStorage:
     @classmethod
     def bootstrap(cls, conf: ConfState) -> MemoryStorage:
         storage = cls()
-        storage.append([bootstrap_entry(conf)])
-        storage.set_hard_state(HardState(term=1, vote=None, commit=1))
+        bootstrap(storage, conf)
         return storage
 
     # -- read side --

@@ -1,0 +1,135 @@
+"""The storage conformance suite against the journal-backed storage, plus its crash repairs."""
+
+import json
+import os
+
+import pyarrow as pa
+import pytest
+
+from raybee.partitions.raft_storage import HARD_STATE_FILE, JournalStorage
+from raybee.raft import (
+    ConfState,
+    Entry,
+    EntryKind,
+    HardState,
+    Snapshot,
+    SnapshotMeta,
+    StorageError,
+    bootstrap,
+)
+from raybee.raft.storage_testing import CONF, StorageConformance
+
+SCHEMA = pa.schema([("key", pa.int64()), ("value", pa.string())])
+
+
+def batch(i, rows=2):
+    return pa.RecordBatch.from_pylist(
+        [{"key": i * 10 + r, "value": f"v{i}.{r}"} for r in range(rows)], schema=SCHEMA
+    )
+
+
+class TestJournalStorage(StorageConformance):
+    def make_storage(self, tmp_path):
+        return JournalStorage.open(tmp_path / "raft", SCHEMA, segment_size_bytes_max=16 * 1024)
+
+    def reopen(self, storage, tmp_path):
+        storage.close()
+        return JournalStorage.open(tmp_path / "raft", SCHEMA, segment_size_bytes_max=16 * 1024)
+
+    def data_for(self, i):
+        return batch(i)
+
+    def same_data(self, a, b):
+        return a.equals(b)
+
+
+def test_entries_read_back_from_disk_after_reopen_span_segments(tmp_path):
+    s = JournalStorage.open(tmp_path, SCHEMA, segment_size_bytes_max=16 * 1024)
+    bootstrap(s, CONF)
+    s.append([Entry(i, 2, EntryKind.NORMAL, batch(i, rows=20)) for i in range(2, 200)])
+    s.flush()
+    s.close()
+    s = JournalStorage.open(tmp_path, SCHEMA, segment_size_bytes_max=16 * 1024)
+    assert len(os.listdir(tmp_path / "journal")) > 3, "expected several segments"
+    got = s.entries(2, 200)
+    assert [e.index for e in got] == list(range(2, 200))
+    assert all(e.data.equals(batch(e.index, rows=20)) for e in got)
+    assert s.entries(1, 2)[0].data == CONF
+    assert s.hard_state() == HardState(1, None, 1)
+
+
+def test_non_batch_data_is_refused_and_changes_nothing(tmp_path):
+    s = JournalStorage.open(tmp_path, SCHEMA)
+    bootstrap(s, CONF)
+    with pytest.raises(StorageError, match="must be a pyarrow.RecordBatch"):
+        s.append([Entry(2, 1, EntryKind.NORMAL, "not a batch")])
+    assert s.last_index() == 1
+
+
+def test_damaged_hard_state_file_is_reported(tmp_path):
+    s = JournalStorage.open(tmp_path, SCHEMA)
+    s.set_hard_state(HardState(3, 2, 0))
+    s.close()
+    path = tmp_path / HARD_STATE_FILE
+    doc = json.loads(path.read_text())
+    doc["hard_state"]["vote"] = 1
+    path.write_text(json.dumps(doc))
+    with pytest.raises(StorageError, match="hard state is damaged"):
+        JournalStorage.open(tmp_path, SCHEMA)
+
+
+def test_crash_between_snapshot_file_and_journal_reset_is_repaired_on_open(tmp_path):
+    s = JournalStorage.open(tmp_path, SCHEMA)
+    bootstrap(s, CONF)
+    s.append([Entry(i, 2, EntryKind.NORMAL, batch(i)) for i in range(2, 6)])
+    s.flush()
+    snap = Snapshot(SnapshotMeta(40, 7, ConfState(frozenset({1, 2}))), b"state")
+    # Simulate the crash: the snapshot file is written, the journal is not reset.
+    original = s._journal.reset
+    s._journal.reset = lambda first: (_ for _ in ()).throw(OSError("crash"))
+    with pytest.raises(OSError):
+        s.apply_snapshot(snap)
+    s._journal.reset = original
+    s.close()
+    s = JournalStorage.open(tmp_path, SCHEMA)
+    assert s.snapshot() == snap
+    assert (s.first_index(), s.last_index()) == (41, 40)
+    s.append([Entry(41, 7, EntryKind.NORMAL, batch(41))])
+    s.flush()
+    assert s.term(41) == 7
+
+
+def test_three_nodes_on_journal_storage_replicate_and_recover_from_disk(tmp_path):
+    from raybee.workloads.bench_raft import SCHEMA as BENCH_SCHEMA
+    from raybee.workloads.bench_raft import JournalGroup
+
+    group = JournalGroup(str(tmp_path))
+    leader = group.elect(1)
+    data = [
+        pa.RecordBatch.from_pylist([{"key": i, "value": b"x%d" % i}], schema=BENCH_SCHEMA)
+        for i in range(50)
+    ]
+    leader.propose_many(data[:30])
+    group.stabilize(keep_batches=True)
+    group.restart(3)  # from its files: hard state, journal
+    assert group.nodes[3].term == leader.term and group.nodes[3].vote == 1
+    leader.propose_many(data[30:])
+    group.stabilize(keep_batches=True)
+    for i in (1, 2, 3):
+        assert group.nodes[i].commit_index == leader.last_index
+    # Node 3 restarted with applied = 0: it re-applies everything from its own journal.
+    applied = [b.column("key")[0].as_py() for b in group.applied_batches[3]]
+    assert applied == list(range(50))
+    group.close()
+
+
+def test_bench_reports_its_figures():
+    from raybee.workloads.bench_raft import run
+
+    figures = run(["--seeds", "3", "--commit-seconds", "0.3", "--json"])
+    assert figures["seeds"] == 3 and figures["violations"] == 0
+    assert figures["commits_per_s"] > 0 and figures["records_committed"] % 100 == 0
+    assert figures["still_leader"]
+    for kind in ("drops", "duplicates", "partitions", "crashes", "torn_writes"):
+        assert kind in figures["faults"]
+    assert figures["sim_steps_per_s"] > 0
