@@ -29,6 +29,7 @@ from raybee.state.errors import (
 from raybee.state.family import ColumnFamily, check_schema
 
 Changes = dict[str, dict[bytes, bytes | None]]
+key_bytes_max = constants.key_bytes_max
 
 
 def schema_record(family: ColumnFamily) -> str:
@@ -59,7 +60,8 @@ class _Reader:
     def get(self, family: ColumnFamily, key: Any, default: Any = None) -> Any:
         """The value at key, or default when there is none."""
         store, transaction = self._open()
-        family = store._family(family)
+        if store._by_name.get(getattr(family, "name", None)) is not family:  # type: ignore[arg-type]
+            family = store._family(family)
         encoded = _encode_key(family, key)
         if transaction is not None:
             changes = transaction._changes.get(family.name)
@@ -184,7 +186,7 @@ def _encode_key(family: ColumnFamily, key: Any) -> bytes:
         encoded = family.key.encode(key)
     except CodecError as error:
         raise CodecError(f"column family {family.name!r}: {error}") from None
-    if len(encoded) > constants.key_bytes_max:
+    if len(encoded) > key_bytes_max:
         raise CodecError(
             f"column family {family.name!r}: key {key!r:.80} encodes to {len(encoded)} bytes, "
             f"more than key_bytes_max={constants.key_bytes_max}"
@@ -238,8 +240,12 @@ class Transaction(_Reader):
         return self._store, self
 
     def put(self, family: ColumnFamily, key: Any, value: Any) -> None:
-        store, _ = self._open()
-        family = store._family(family)
+        # The hot path of every applier: checks inlined, the careful helpers only on failure.
+        store = self._store
+        if self._closed or store._closed:
+            self._open()  # raises the precise error
+        if store._by_name.get(getattr(family, "name", None)) is not family:  # type: ignore[arg-type]
+            family = store._family(family)
         encoded_key = _encode_key(family, key)
         try:
             encoded_value = family.value.encode(value)
@@ -258,7 +264,13 @@ class Transaction(_Reader):
                 f"column family {family.name!r}: value of {len(encoded_value)} bytes exceeds "
                 f"value_bytes_max={constants.value_bytes_max}"
             )
-        self._record(family.name, encoded_key, encoded_value)
+        if self._writes >= constants.transaction_writes_max:
+            self._record(family.name, encoded_key, encoded_value)  # raises
+        self._writes += 1
+        changes = self._changes.get(family.name)
+        if changes is None:
+            changes = self._changes[family.name] = {}
+        changes[encoded_key] = encoded_value
 
     def delete(self, family: ColumnFamily, key: Any) -> None:
         """Removes key (a no-op when it is absent)."""

@@ -369,6 +369,10 @@ class StoreConformance:
             (BY_INSTANCE, (1,)),
             (BY_INSTANCE, [1, "a"]),
             (BY_NAME, (1, "a")),
+            (BY_NAME, ("a", -(2**63) - 1)),
+            (BY_INSTANCE, (True, "a")),
+            (PAIRS, (2**63, 0)),
+            (PAIRS, (0, None)),
         ]
         with store.transaction() as txn:
             txn.put(NUMBERS, 1, 1)
