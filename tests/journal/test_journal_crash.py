@@ -327,3 +327,81 @@ def test_crash_inside_truncate_compact_reset(jdir, point, operation):
     )
     assert j.append(9, make_batch(0, 1)) == j.last_index
     j.close()
+
+
+def test_unflushed_tail_lost_as_zeros_is_truncated(jdir):
+    # A power loss may keep a file's new size but not its data: the tail reads as zeros.
+    j = Journal.open(jdir, schema=SCHEMA)
+    for i in range(1, 6):
+        j.append(1, make_batch(i, 2))
+    j.flush()
+    for i in range(6, 9):
+        j.append(1, make_batch(i, 2))
+    j._abandon()
+    (name,) = segment_files(jdir)
+    path = os.path.join(jdir, name)
+    start = _entries(path)[6][0]
+    size = os.path.getsize(path)
+    with open(path, "r+b") as f:
+        f.seek(start)
+        f.write(b"\0" * (size - start))
+    j = Journal.open(jdir)
+    assert j.last_index == 5
+    (tail,) = j.recovery_report.truncated
+    assert (tail.offset, tail.bytes_dropped) == (start, size - start)
+    j.close()
+
+
+def test_failed_write_leaves_nothing_behind(jdir, monkeypatch):
+    import errno
+
+    j = Journal.open(jdir, schema=SCHEMA)
+    j.append(1, make_batch(1, 2))
+    j.flush()
+    before = snapshot_files(jdir)
+    real_writev = os.writev
+    failures = []
+
+    def half_then_enospc(fd, parts):
+        data = b"".join(bytes(p) for p in parts)
+        os.write(fd, data[: len(data) // 2])
+        failures.append(len(data))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "writev", half_then_enospc)
+    with pytest.raises(OSError, match="No space"):
+        j.append(1, make_batch(2, 2))
+    monkeypatch.setattr(os, "writev", real_writev)
+    assert failures, "the write failed half-way"
+    assert snapshot_files(jdir) == before and j.last_index == 1
+    assert j.append(1, make_batch(2, 2)) == 2
+    j.close()
+    assert [e.index for e in Journal.open(jdir).read_from(1)] == [1, 2]
+
+
+def test_failed_fsync_fails_the_journal_until_reopened(jdir, monkeypatch):
+    import errno
+
+    from raybee.journal import JournalFailedError
+
+    j = Journal.open(jdir, schema=SCHEMA)
+    j.append(1, make_batch(1, 2))
+    j.flush()
+    j.append(1, make_batch(2, 2))
+
+    def eio(fd):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "fdatasync", eio)
+    with pytest.raises(OSError, match="Input/output"):
+        j.flush()
+    monkeypatch.undo()
+    assert j.last_flushed_index == 1
+    with pytest.raises(JournalFailedError):
+        j.append(1, make_batch(3, 2))
+    with pytest.raises(JournalFailedError):
+        j.flush()
+    j.close()  # releases the files without writing
+    j = Journal.open(jdir)
+    assert j.last_index == 2 and j.last_flushed_index == 2
+    j.close()

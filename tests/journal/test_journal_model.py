@@ -12,7 +12,7 @@ import random
 import shutil
 import tempfile
 
-from hypothesis import event, seed, settings
+from hypothesis import event, note, seed, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -27,6 +27,7 @@ print(f"journal model test seed: {SEED} (replay with JOURNAL_MODEL_SEED={SEED})"
 class JournalModel(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
+        note(f"journal model test seed: {SEED} (replay with JOURNAL_MODEL_SEED={SEED})")
         self.dir = tempfile.mkdtemp(prefix="journal-model-")
         self.path = os.path.join(self.dir, "j")
         self.journal = Journal.open(
