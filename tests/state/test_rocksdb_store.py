@@ -6,7 +6,7 @@ from raybee.state.testing import RocksDBStoreFactory, StoreConformance
 
 
 class TestRocksDBStore(StoreConformance):
-    stateful_examples = 80
+    stateful_examples = 60
 
     @pytest.fixture
     def make_store(self, tmp_path: Path) -> RocksDBStoreFactory:
