@@ -285,6 +285,12 @@ class RaftNode:
                 pass  # carries the term we would campaign in
             elif isinstance(msg, AppendRequest | Heartbeat | SnapshotChunk):
                 self._become_follower(msg.term, msg.frm)
+            elif isinstance(msg, VoteRequest):
+                # Only a granted vote restarts the election timer (Raft §5.2): a candidate
+                # that cannot win (stale log) must not keep everyone else from timing out.
+                elapsed = self._election_elapsed
+                self._become_follower(msg.term, None)
+                self._election_elapsed = elapsed
             else:
                 self._become_follower(msg.term, None)
         elif msg.term < self._term:

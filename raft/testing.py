@@ -88,6 +88,7 @@ class SimResult:
     committed: int = 0
     acked: int = 0
     faults: dict[str, int] = field(default_factory=dict)
+    stats: dict[str, int] = field(default_factory=dict)  # elections, snapshot installs, ...
 
 
 class SimDisk(MemoryStorage):
@@ -193,6 +194,8 @@ class Simulator:
             max_inflight_appends=self.rng.choice((1, 2, 4)),
             max_entries_per_append=self.rng.choice((1, 2, 8)),
             snapshot_chunk_bytes_max=self.opt.snapshot_chunk_bytes_max,
+            pre_vote=self.rng.random() < 0.8,
+            check_quorum=self.rng.random() < 0.8,
         )
         ids = list(range(1, self.node_count + 1))
         priorities: tuple[tuple[int, int], ...] = ()
@@ -229,6 +232,7 @@ class Simulator:
             0,
         )
         self.steps = 0
+        self.stats = dict.fromkeys(("elections", "snapshot_installs", "conf_changes"), 0)
         # Invariant state.
         self.leaders: dict[int, int] = {}  # term -> leader id
         self.votes: dict[tuple[int, int], int] = {}  # (voter, term) -> candidate
@@ -341,6 +345,8 @@ class Simulator:
         disk = self.disks[node_id]
         self._check_new_entries(node_id, rd)
         if rd.snapshot is not None:
+            self.stats["snapshot_installs"] += 1
+            self._log(f"install snapshot {node_id} at {rd.snapshot.meta.index}")
             disk.apply_snapshot(rd.snapshot)
         if rd.entries:
             disk.append(rd.entries)
@@ -386,6 +392,7 @@ class Simulator:
             if prior != node_id:
                 self.fail(f"two leaders in term {node.term}: {prior} and {node_id}")
             if not was_leader:
+                self.stats["elections"] += 1
                 self._log(f"leader {node_id} term={node.term} last={node.last_index}")
                 self._check_leader_completeness(node)
         self._check_commits(node_id)
@@ -557,6 +564,7 @@ class Simulator:
                 return
             else:
                 return
+            self.stats["conf_changes"] += 1
             self._log(
                 f"conf change by {leader.id}: {old} -> {new}, conf now {sorted(leader.voters)}/{sorted(leader.learners)}"
             )
@@ -593,9 +601,14 @@ class Simulator:
                 break
 
     def run(self) -> SimResult:
-        for _ in range(self.opt.fault_ticks):
-            self._run_tick()
-        self._liveness()
+        try:
+            for _ in range(self.opt.fault_ticks):
+                self._run_tick()
+            self._liveness()
+        except SimulationFailure:
+            raise
+        except Exception as error:  # an assertion inside raft, or a storage refusal
+            self.fail(f"{type(error).__name__}: {error}")
         return SimResult(
             seed=self.seed,
             nodes=self.node_count,
@@ -604,6 +617,7 @@ class Simulator:
             committed=len(self.committed),
             acked=len(self.acked),
             faults=dict(self.faults),
+            stats=dict(self.stats),
         )
 
     def _liveness(self) -> None:

@@ -1,6 +1,6 @@
 """Seeded fault simulation of Raft groups: safety after every step, then liveness.
 
-RAYBEE_SIM_SEEDS (default 500) seeds run from RAYBEE_SIM_SEED_BASE (default 0);
+RAYBEE_SIM_SEEDS (default 1000) seeds run from RAYBEE_SIM_SEED_BASE (default 0);
 RAYBEE_SIM_SEED=N replays exactly one seed (its failure prints the seed and a trace tail).
 """
 
@@ -12,7 +12,7 @@ from raybee.raft import VoteResponse
 from raybee.raft import node as raft_node
 from raybee.raft.testing import SimDisk, SimulationFailure, Simulator, run_simulation
 
-SEED_COUNT = int(os.environ.get("RAYBEE_SIM_SEEDS", "500"))
+SEED_COUNT = int(os.environ.get("RAYBEE_SIM_SEEDS", "1000"))
 SEED_BASE = int(os.environ.get("RAYBEE_SIM_SEED_BASE", "0"))
 REPLAY = os.environ.get("RAYBEE_SIM_SEED")
 CHUNKS = 10
