@@ -171,6 +171,7 @@ class TupleKey(KeyCodec):
         self._all_ints = all(c is int for c in components)
         self._int_struct = struct.Struct(">" + "Q" * len(components))
         self._fast_pair = _fast_pairs.get(self.components)
+        self._fast_pair_decode = _fast_pair_decoders.get(self.components)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, TupleKey) and other.components == self.components
@@ -214,7 +215,11 @@ class TupleKey(KeyCodec):
         return self._encode_parts(prefix, "prefix")
 
     def decode(self, data: bytes) -> tuple:
-        if self._all_ints and len(data) == self._int_struct.size:
+        if self._fast_pair_decode is not None:
+            decoded = self._fast_pair_decode(data)
+            if decoded is not None:
+                return decoded
+        elif self._all_ints and len(data) == self._int_struct.size:
             return tuple(value - _sign_flip for value in self._int_struct.unpack(data))
         parts: list[object] = []
         offset = 0
@@ -277,6 +282,35 @@ def _fast_str_int(key: tuple) -> bytes:
 
 
 _fast_pairs = {(int, int): _fast_int_int, (int, str): _fast_int_str, (str, int): _fast_str_int}
+
+
+# Pair decoders for keys without escaped NULs; None sends the key down the careful path.
+def _decode_int_int(data: bytes) -> tuple | None:
+    if len(data) != 16:
+        return None
+    first, second = _pair_of_ints.unpack(data)
+    return first - _sign_flip, second - _sign_flip
+
+
+def _decode_int_str(data: bytes) -> tuple | None:
+    end = len(data) - 2
+    if end < 8 or data.find(_escape_byte, 8) != end or data[end + 1] != 0:
+        return None
+    return int.from_bytes(data[:8], "big") - _sign_flip, data[8:end].decode("utf-8")
+
+
+def _decode_str_int(data: bytes) -> tuple | None:
+    end = len(data) - 10
+    if end < 0 or data.find(_escape_byte) != end or data[end + 1] != 0:
+        return None
+    return data[:end].decode("utf-8"), int.from_bytes(data[end + 2 :], "big") - _sign_flip
+
+
+_fast_pair_decoders = {
+    (int, int): _decode_int_int,
+    (int, str): _decode_int_str,
+    (str, int): _decode_str_int,
+}
 
 
 def tuple_key(*components: type) -> TupleKey:

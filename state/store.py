@@ -8,7 +8,7 @@ state as bytes: `_get`, `_scan`, `_write` (atomic), `_checkpoint`, `_close`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -124,9 +124,10 @@ class _Reader:
         else:
             low = _encode_prefix(family, prefix)
             high = prefix_successor(low)
-        return sum(1 for _ in self._iterate_raw(store, transaction, family, low, high))
+        raw = self._source_items(store, transaction, family, low, high)
+        return sum(1 for _ in _guarded(store, transaction, raw))
 
-    def _iterate_raw(
+    def _source_items(
         self,
         store: Store,
         transaction: Transaction | None,
@@ -148,7 +149,7 @@ class _Reader:
         if high is not None and low >= high:
             return iter(())
         committed = store._scan(family.name, low, high)
-        return _guarded(store, transaction, merge_overlay(committed, overlay))
+        return merge_overlay(committed, overlay) if overlay else committed
 
     def _iterate(
         self,
@@ -158,10 +159,8 @@ class _Reader:
         low: bytes,
         high: bytes | None,
     ) -> Iterator[tuple[Any, Any]]:
-        raw = self._iterate_raw(store, transaction, family, low, high)
-        decode_key = family.key.decode
-        decode_value = family.value.decode
-        return ((decode_key(key), decode_value(value)) for key, value in raw)
+        raw = self._source_items(store, transaction, family, low, high)
+        return _guarded_decoded(store, transaction, raw, family.key.decode, family.value.decode)
 
 
 def _guarded(
@@ -169,16 +168,38 @@ def _guarded(
 ) -> Iterator[tuple[bytes, bytes]]:
     commits = store._commits
     for item in items:
-        if store._commits != commits:
-            raise StaleIteratorError(
-                "an iterator over committed state was advanced after a later commit; "
-                "finish iterating (or list() it) before committing"
-            )
-        if transaction is not None and transaction._closed:
-            raise TransactionClosedError("an iterator of a transaction outlived the transaction")
+        if store._commits != commits or (transaction is not None and transaction._closed):
+            _raise_outlived(store, transaction, commits)
         yield item
     if store._commits != commits:
-        raise StaleIteratorError("an iterator over committed state outlived a later commit")
+        _raise_outlived(store, transaction, commits)
+
+
+def _guarded_decoded(
+    store: Store,
+    transaction: Transaction | None,
+    items: Iterator[tuple[bytes, bytes]],
+    decode_key: Callable[[bytes], Any],
+    decode_value: Callable[[bytes], Any],
+) -> Iterator[tuple[Any, Any]]:
+    # _guarded and decoding in one generator: every layer costs per item on the scan path.
+    commits = store._commits
+    for key, value in items:
+        if store._commits != commits or (transaction is not None and transaction._closed):
+            _raise_outlived(store, transaction, commits)
+        yield decode_key(key), decode_value(value)
+    if store._commits != commits:
+        _raise_outlived(store, transaction, commits)
+
+
+def _raise_outlived(store: Store, transaction: Transaction | None, commits: int) -> None:
+    if transaction is not None and transaction._closed:
+        raise TransactionClosedError("an iterator of a transaction outlived the transaction")
+    assert store._commits != commits
+    raise StaleIteratorError(
+        "an iterator over committed state was advanced after a later commit; "
+        "finish iterating (or list() it) before committing"
+    )
 
 
 def _encode_key(family: ColumnFamily, key: Any) -> bytes:
