@@ -57,7 +57,9 @@ class SimulationFailure(AssertionError):
 @dataclass(frozen=True)
 class SimOptions:
     fault_ticks: int = 150
-    liveness_ticks_max: int = 400
+    leader_ticks_max: int = 200  # faults stop -> a leader with membership settled
+    commit_ticks_max: int = 30  # a proposal made under that leader -> committed
+    converge_ticks_max: int = 100  # then every member has applied everything
     liveness_proposals: int = 10
     drop_p: float = 0.05
     duplicate_p: float = 0.03
@@ -621,44 +623,73 @@ class Simulator:
         )
 
     def _liveness(self) -> None:
+        """Faults stop. Within bounds: a leader and settled membership, then every proposal
+        commits within `commit_ticks_max` of being proposed, then all members converge."""
         self.faults_on = False
         self.blocked.clear()
         for node_id in sorted(set(self.disks) - self.retired - set(self.nodes)):
             self._start(node_id)
         self._log("faults stop")
+        opt = self.opt
         start = self.tick_now
-        want: list[int] = []
-        while self.tick_now - start < self.opt.liveness_ticks_max:
+        while self.leader() is None or self.replacements:
+            if self.tick_now - start >= opt.leader_ticks_max:
+                self._liveness_failure(
+                    f"no settled leader {opt.leader_ticks_max} ticks after faults stopped"
+                )
             self._run_tick_quiet()
+        self.stats["liveness_leader_ticks"] = self.tick_now - start
+        self._log(f"liveness: leader {self.leader().id} after {self.tick_now - start} ticks")
+        pending: dict[int, int] = {}  # value -> tick proposed
+        proposed = 0
+        while proposed < opt.liveness_proposals or pending:
             leader = self.leader()
-            if leader is None or self.replacements:
-                continue
-            if len(want) < self.opt.liveness_proposals:
-                value = self.next_value
+            if proposed < opt.liveness_proposals and leader is not None:
                 try:
-                    leader.propose(value)
+                    leader.propose(self.next_value)
+                    self.proposed[self.next_value] = leader.id
+                    pending[self.next_value] = self.tick_now
+                    self.next_value += 1
+                    proposed += 1
                 except (NotLeaderError, ProposalDroppedError):
-                    continue
-                self.next_value += 1
-                self.proposed[value] = leader.id
-                want.append(value)
-                continue
-            if all(v in self.acked for v in want) and self._converged(leader):
-                self._check_final(leader)
-                return
+                    pass  # e.g. a priority transfer in progress: the client retries
+            self._run_tick_quiet()
+            for value, at in list(pending.items()):
+                if value in self.acked:
+                    del pending[value]
+                    self.stats["liveness_commit_ticks_max"] = max(
+                        self.stats.get("liveness_commit_ticks_max", 0), self.tick_now - at
+                    )
+                elif self.tick_now - at > opt.commit_ticks_max:
+                    self._liveness_failure(
+                        f"proposal {value} not committed {opt.commit_ticks_max} ticks after "
+                        f"it was proposed at t{at}"
+                    )
+        start = self.tick_now
+        while not self._converged():
+            if self.tick_now - start >= opt.converge_ticks_max:
+                self._liveness_failure(
+                    f"members did not converge in {opt.converge_ticks_max} ticks"
+                )
+            self._run_tick_quiet()
+        self._check_final(self.leader())
+
+    def _liveness_failure(self, what: str) -> None:
         leader = self.leader()
         self.fail(
-            f"liveness: after {self.opt.liveness_ticks_max} ticks without faults: leader="
-            f"{leader.id if leader else None}, acked {sum(v in self.acked for v in want)}/"
-            f"{len(want)}, replacements pending {list(self.replacements)}, "
-            f"nodes {[(n.id, n.role.value, n.term, n.commit_index, n.last_index) for n in self.nodes.values()]}"
+            f"liveness: {what}; leader={leader.id if leader else None}, replacements pending "
+            f"{list(self.replacements)}, nodes (id, role, term, commit, last): "
+            f"{[(n.id, n.role.value, n.term, n.commit_index, n.last_index) for n in self.nodes.values()]}"
         )
 
     def _run_tick_quiet(self) -> None:
         self.random_proposals = False
         self._run_tick()
 
-    def _converged(self, leader: RaftNode) -> bool:
+    def _converged(self) -> bool:
+        leader = self.leader()
+        if leader is None:
+            return False
         return all(
             self.nodes[m].applied_index == leader.commit_index == leader.last_index
             for m in leader.members

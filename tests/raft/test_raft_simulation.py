@@ -91,3 +91,9 @@ def test_the_checker_catches_a_vote_that_was_not_durable(monkeypatch):
     with pytest.raises(SimulationFailure, match="voted for"):
         for seed in range(400):
             run_simulation(seed)
+
+
+def test_the_liveness_phase_fails_a_group_that_cannot_elect(monkeypatch):
+    monkeypatch.setattr(raft_node.RaftNode, "_campaign", lambda self, *a, **k: None)
+    with pytest.raises(SimulationFailure, match="liveness: no settled leader"):
+        run_simulation(3)
