@@ -7,6 +7,7 @@ Without Raft every append is committed once it returns; with Raft the partition 
 
 import bisect
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Iterator, Sequence
 
 import pyarrow.compute as pc
@@ -20,6 +21,7 @@ from raybee.partitions.protocol import (
 )
 
 COMMAND_TYPE = int(RecordType.COMMAND)
+RECENT_APPENDS_CACHED = 64
 
 
 class LogStream(ABC):
@@ -96,6 +98,9 @@ class JournalLogStream(LogStream):
     def __init__(self, journal, flush_each_append: bool = True) -> None:
         self.journal = journal
         self.flush_each_append = flush_each_append
+        # The newest appends, decoded: the processor reads what was just appended (commands a
+        # moment ago, by clients) and need not decode it back from Arrow.
+        self._recent: deque[list[Record]] = deque(maxlen=RECENT_APPENDS_CACHED)
         # Sparse index: first position of every entry, parallel to its journal index.
         self._first_positions: list[int] = []
         self._indexes: list[int] = []
@@ -125,10 +130,20 @@ class JournalLogStream(LogStream):
         self._first_positions.append(records[0].position)
         self._indexes.append(index)
         self._last_position = records[-1].position
+        self._recent.append(records)
 
     def read_from(
         self, position: int, skip_commands: bool = False, commands_only: bool = False
     ) -> Iterator[Record]:
+        if self._recent and position >= self._recent[0][0].position:
+            for records in list(self._recent):
+                for record in records:
+                    if record.position >= position and not (
+                        (skip_commands and record.is_command)
+                        or (commands_only and not record.is_command)
+                    ):
+                        yield record
+            return
         slot = max(bisect.bisect_right(self._first_positions, position) - 1, 0)
         if slot >= len(self._indexes):
             return
@@ -152,6 +167,8 @@ class JournalLogStream(LogStream):
         keep = bisect.bisect_left(self._indexes, first_index)
         del self._indexes[:keep]
         del self._first_positions[:keep]
+        while self._recent and self._recent[0][0].position < self._first_positions[0]:
+            self._recent.popleft()
         return self._first_positions[0]
 
     def close(self) -> None:

@@ -107,8 +107,9 @@ class StreamProcessor:
         if not commands:
             return None
         with self.store.transaction() as txn:
-            state = EngineState(self.partition_id, txn, txn)
-            read_only = EngineState(self.partition_id, ReadOnly(txn))
+            job_cache: dict = {}  # one batch's decoded jobs, shared by processors and appliers
+            state = EngineState(self.partition_id, txn, txn, job_cache)
+            read_only = EngineState(self.partition_id, ReadOnly(txn), job_cache=job_cache)
             sink = RecordSink(
                 self.partition_id,
                 self.log.last_position + 1,

@@ -71,7 +71,7 @@ def _snapshot_1m(root: Path, keys: int) -> float:
     for first in range(0, keys, per_txn):
         with store.transaction() as txn:
             for key in range(first, min(first + per_txn, keys)):
-                txn.put(JOBS, key, job)
+                txn.put(JOBS, key, ("ACTIVATABLE", job))
     snapshots = SnapshotStore(root / "snapshots")
     start = time.perf_counter()
     snapshots.take(store, keys, 0)

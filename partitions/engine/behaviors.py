@@ -1,6 +1,6 @@
 """Behaviour shared by several processors."""
 
-from raybee.partitions.protocol import JobBatchIntent, JobBatchRecordValue, JobRecordValue
+from raybee.partitions.protocol import JobBatchIntent, JobBatchRecordValue, JobRecordValue, evolve
 
 from .context import ProcessingContext
 
@@ -14,13 +14,12 @@ def push_to_stream(ctx: ProcessingContext, job_key: int, job: JobRecordValue) ->
     variables = job.variables
     if stream.fetch_variables:
         variables = {name: variables[name] for name in stream.fetch_variables if name in variables}
-    activated = job.model_copy(
-        update={
-            "worker": stream.worker,
-            "timeout_ms": stream.timeout_ms,
-            "deadline_ms": ctx.now_ms + stream.timeout_ms,
-            "variables": variables,
-        }
+    activated = evolve(
+        job,
+        worker=stream.worker,
+        timeout_ms=stream.timeout_ms,
+        deadline_ms=ctx.now_ms + stream.timeout_ms,
+        variables=variables,
     )
     batch = JobBatchRecordValue(
         type=job.type,

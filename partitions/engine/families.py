@@ -4,7 +4,7 @@ Values of entities are their record value models, stored as the same JSON the lo
 """
 
 from raybee.partitions.protocol import IncidentRecordValue, JobRecordValue, RecordValue
-from raybee.state import INT_KEY, INT_VALUE, STR_KEY, STR_VALUE, ColumnFamily, ValueCodec, tuple_key
+from raybee.state import INT_KEY, INT_VALUE, STR_KEY, ColumnFamily, ValueCodec, tuple_key
 
 EMPTY = b""
 
@@ -30,9 +30,27 @@ EMPTY_VALUE = ValueCodec("empty", _empty, bytes)
 
 # Partition bookkeeping: "last_processed_position", "next_key".
 POSITIONS = ColumnFamily("positions", STR_KEY, INT_VALUE)
-# Jobs: the job itself, its lifecycle state, and indexes for activation, timeouts and back-off.
-JOBS = ColumnFamily("jobs", INT_KEY, model_codec(JobRecordValue))
-JOB_STATES = ColumnFamily("job_states", INT_KEY, STR_VALUE)
+# Jobs: the job with its lifecycle state, and indexes for activation, timeouts and back-off.
+# State and job share one value (a state byte, then the job's JSON): every job command reads
+# both, and one key instead of two halves the reads and writes of a lifecycle (measured).
+JOB_STATE_CODES = {"ACTIVATABLE": b"A", "ACTIVATED": b"T", "FAILED": b"F", "ERROR_THROWN": b"E"}
+_JOB_STATES_BY_CODE = {code[0]: name for name, code in JOB_STATE_CODES.items()}
+_job_serializer = JobRecordValue.__pydantic_serializer__
+
+
+def _encode_job_entry(entry: tuple[str, JobRecordValue]) -> bytes:
+    if type(entry) is not tuple or len(entry) != 2 or type(entry[1]) is not JobRecordValue:
+        raise TypeError(f"expected a (state, JobRecordValue) pair, got {type(entry).__name__}")
+    state, job = entry
+    return JOB_STATE_CODES[state] + _job_serializer.to_json(job)
+
+
+def _decode_job_entry(data: bytes) -> tuple[str, JobRecordValue]:
+    return _JOB_STATES_BY_CODE[data[0]], JobRecordValue.model_validate_json(data[1:])
+
+
+JOB_ENTRY = ValueCodec("job_entry", _encode_job_entry, _decode_job_entry)
+JOBS = ColumnFamily("jobs", INT_KEY, JOB_ENTRY)
 JOBS_ACTIVATABLE = ColumnFamily("jobs_activatable", tuple_key(str, int), EMPTY_VALUE)
 JOB_DEADLINES = ColumnFamily("job_deadlines", tuple_key(int, int), EMPTY_VALUE)
 JOB_BACKOFFS = ColumnFamily("job_backoffs", tuple_key(int, int), EMPTY_VALUE)
@@ -43,7 +61,6 @@ JOB_INCIDENTS = ColumnFamily("job_incidents", INT_KEY, INT_VALUE)
 ENGINE_FAMILIES = (
     POSITIONS,
     JOBS,
-    JOB_STATES,
     JOBS_ACTIVATABLE,
     JOB_DEADLINES,
     JOB_BACKOFFS,

@@ -55,6 +55,7 @@ from .values import (
     TimerRecordValue,
     VariableDocumentRecordValue,
     VariableRecordValue,
+    evolve,
 )
 
 __all__ = [
@@ -108,6 +109,8 @@ __all__ = [
     "VariableIntent",
     "batch_to_records",
     "encode_key",
+    "evolve",
+    "evolve",
     "intent_of",
     "partition_of_key",
     "records_to_batch",

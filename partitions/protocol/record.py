@@ -19,6 +19,12 @@ INTENT_TABLE: dict[tuple[int, int], IntEnum] = {
 }
 
 
+_INT64_END = 1 << 63
+_VALUE_TYPES = {int(t): t for t in ValueType}
+_RECORD_TYPES = {int(t): t for t in RecordType}
+_REJECTION_TYPES = {int(t): t for t in RejectionType}
+
+
 def encode_key(partition_id: int, counter: int) -> int:
     assert 0 <= partition_id <= PARTITION_ID_MAX, partition_id
     assert 0 <= counter < (1 << KEY_PARTITION_SHIFT_BITS), counter
@@ -74,37 +80,58 @@ class Record(_RecordFields):
         request_stream_id: int = -1,
         request_id: int = -1,
     ) -> "Record":
-        value_type = ValueType(value_type)
-        typed_intent = INTENT_TABLE.get((value_type, int(intent)))
-        if typed_intent is None:
-            raise ValueError(f"intent {intent!r} does not exist for value type {value_type.name}")
-        record_type = RecordType(record_type)
-        rejection_type = RejectionType(rejection_type)
-        model = VALUE_MODELS[value_type]
+        typed_value_type = _VALUE_TYPES.get(value_type)
+        if typed_value_type is None:
+            raise ValueError(f"{value_type!r} is not a ValueType")
+        typed_intent = INTENT_TABLE.get((value_type, intent))
+        if typed_intent is None or (
+            type(intent) is not int and type(intent) is not type(typed_intent)
+        ):
+            raise ValueError(
+                f"intent {intent!r} does not exist for value type {typed_value_type.name}"
+            )
+        typed_record_type = _RECORD_TYPES.get(record_type)
+        typed_rejection_type = _REJECTION_TYPES.get(rejection_type)
+        if typed_record_type is None or typed_rejection_type is None:
+            raise ValueError(
+                f"unknown record type {record_type!r} or rejection type {rejection_type!r}"
+            )
+        model = VALUE_MODELS[typed_value_type]
         if type(value) is not model:
             raise TypeError(
-                f"a {value_type.name} record needs a {model.__name__} value, "
+                f"a {typed_value_type.name} record needs a {model.__name__} value, "
                 f"got {type(value).__name__}"
             )
-        if (rejection_type == RejectionType.NONE) != (record_type != RecordType.COMMAND_REJECTION):
+        if (typed_rejection_type == RejectionType.NONE) != (
+            typed_record_type != RecordType.COMMAND_REJECTION
+        ):
             raise ValueError(
-                f"record_type {record_type.name} and rejection_type {rejection_type.name} "
-                "disagree: a COMMAND_REJECTION, and only it, carries a rejection type"
+                f"record_type {typed_record_type.name} and rejection_type "
+                f"{typed_rejection_type.name} disagree: a COMMAND_REJECTION, and only it, "
+                "carries a rejection type"
             )
         if len(rejection_reason) > REJECTION_REASON_CHARS_MAX:
             raise ValueError(
                 f"rejection_reason is {len(rejection_reason)} chars, "
                 f"more than {REJECTION_REASON_CHARS_MAX}"
             )
-        for name, number in (
-            ("key", key),
-            ("position", position),
-            ("source_record_position", source_record_position),
-            ("timestamp_ms", timestamp_ms),
-            ("request_id", request_id),
+        if not (
+            -1 <= key < _INT64_END
+            and -1 <= position < _INT64_END
+            and -1 <= source_record_position < _INT64_END
+            and -1 <= timestamp_ms < _INT64_END
+            and -1 <= request_id < _INT64_END
         ):
-            if not -1 <= number < (1 << 63):
-                raise ValueError(f"{name}={number} is outside -1 .. 2**63-1")
+            raise ValueError(
+                "key, position, source_record_position, timestamp_ms and request_id must lie "
+                f"in -1 .. 2**63-1, got {key}, {position}, {source_record_position}, "
+                f"{timestamp_ms}, {request_id}"
+            )
+        value_type, record_type, rejection_type = (
+            typed_value_type,
+            typed_record_type,
+            typed_rejection_type,
+        )
         return tuple.__new__(
             cls,
             (

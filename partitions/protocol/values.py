@@ -30,6 +30,23 @@ class RecordValue(BaseModel):
     )
 
 
+def evolve(value: RecordValue, **changes) -> RecordValue:
+    """A copy of a value with some fields replaced, without re-validation: for the engine's
+    own derived values (fields it copies from validated values). Several times cheaper than
+    `model_copy(update=...)`, which the engine did per job per command (measured)."""
+    fields = value.__dict__
+    unknown = changes.keys() - fields.keys()
+    assert not unknown, f"{type(value).__name__} has no fields {sorted(unknown)}"
+    copy = object.__new__(type(value))
+    object.__setattr__(copy, "__dict__", {**fields, **changes})
+    object.__setattr__(
+        copy, "__pydantic_fields_set__", value.__pydantic_fields_set__ | changes.keys()
+    )
+    object.__setattr__(copy, "__pydantic_extra__", None)
+    object.__setattr__(copy, "__pydantic_private__", None)
+    return copy
+
+
 class JobRecordValue(RecordValue):
     type: str = ""
     worker: str = ""

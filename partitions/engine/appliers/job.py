@@ -25,7 +25,7 @@ def canceled(state, record):
 def failed(state, record):
     job = record.value
     if job.retries > 0 and job.recurring_time_ms >= 0:
-        state.jobs.fail_with_backoff(record.key, job, job.recurring_time_ms)
+        state.jobs.fail_with_backoff(record.key, job)
     elif job.retries > 0:
         state.jobs.make_activatable(record.key, job)
     else:

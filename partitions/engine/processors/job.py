@@ -9,6 +9,7 @@ from raybee.partitions.protocol import (
     JobRecordValue,
     RejectionType,
     ValueType,
+    evolve,
 )
 
 from ..behaviors import push_to_stream
@@ -66,7 +67,7 @@ def raise_job_incident(
 
 def released(job: JobRecordValue, **changes) -> JobRecordValue:
     """The job as it looks once no worker holds it."""
-    return job.model_copy(update={"deadline_ms": -1, "worker": "", **changes})
+    return evolve(job, deadline_ms=-1, worker="", **changes)
 
 
 @processes(ValueType.JOB, JobIntent.CREATE)
@@ -94,7 +95,7 @@ class CompleteJob:
         job = job_in_state(ctx, "complete", ACTIVATABLE_OR_ACTIVATED)
         if job is None:
             return
-        completed = job.model_copy(update={"variables": command.value.variables})
+        completed = evolve(job, variables=command.value.variables)
         ctx.respond(ctx.append_event(command.key, JobIntent.COMPLETED, completed))
 
 
@@ -162,7 +163,7 @@ class UpdateJobRetries:
         job = job_in_state(ctx, "update retries of", ANY_STATE)
         if job is None:
             return
-        updated = job.model_copy(update={"retries": retries})
+        updated = evolve(job, retries=retries)
         ctx.respond(ctx.append_event(command.key, JobIntent.RETRIES_UPDATED, updated))
 
 
@@ -178,9 +179,7 @@ class UpdateJobTimeout:
         job = job_in_state(ctx, "update the timeout of", ACTIVATED)
         if job is None:
             return
-        updated = job.model_copy(
-            update={"timeout_ms": timeout_ms, "deadline_ms": ctx.now_ms + timeout_ms}
-        )
+        updated = evolve(job, timeout_ms=timeout_ms, deadline_ms=ctx.now_ms + timeout_ms)
         ctx.respond(ctx.append_event(command.key, JobIntent.TIMEOUT_UPDATED, updated))
 
 

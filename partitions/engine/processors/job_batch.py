@@ -1,6 +1,6 @@
 """JOB_BATCH ACTIVATE: hand out up to max_jobs_to_activate activatable jobs of one type."""
 
-from raybee.partitions.protocol import JobBatchIntent, RejectionType, ValueType
+from raybee.partitions.protocol import JobBatchIntent, RejectionType, ValueType, evolve
 
 from ..context import ProcessingContext
 from . import processes
@@ -34,19 +34,18 @@ class ActivateJobs:
         for key in ctx.state.jobs.activatable_keys(request.type):
             job = ctx.state.jobs.get(key)
             jobs.append(
-                job.model_copy(
-                    update={
-                        "worker": request.worker,
-                        "deadline_ms": deadline_ms,
-                        "timeout_ms": request.timeout_ms,
-                        "variables": _fetch(job.variables, request.fetch_variables),
-                    }
+                evolve(
+                    job,
+                    worker=request.worker,
+                    deadline_ms=deadline_ms,
+                    timeout_ms=request.timeout_ms,
+                    variables=_fetch(job.variables, request.fetch_variables),
                 )
             )
             keys.append(key)
             if len(keys) == request.max_jobs_to_activate:
                 break
-        activated = request.model_copy(update={"job_keys": keys, "jobs": jobs})
+        activated = evolve(request, job_keys=keys, jobs=jobs)
         ctx.respond(ctx.append_event(ctx.next_key(), JobBatchIntent.ACTIVATED, activated))
 
 

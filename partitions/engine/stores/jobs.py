@@ -1,11 +1,13 @@
-"""Job state: the job, its lifecycle state, and the indexes activation and the checkers scan."""
+"""Job state: the job and its lifecycle state (one entry), and the indexes activation and the
+due-date checkers scan. Index entries are removed by what the job's state says exists, not
+blindly."""
 
 from collections.abc import Iterator
 from enum import StrEnum
 
 from raybee.partitions.protocol import JobRecordValue
 
-from ..families import EMPTY, JOB_BACKOFFS, JOB_DEADLINES, JOB_STATES, JOBS, JOBS_ACTIVATABLE
+from ..families import EMPTY, JOB_BACKOFFS, JOB_DEADLINES, JOBS, JOBS_ACTIVATABLE
 
 
 class JobState(StrEnum):
@@ -16,20 +18,38 @@ class JobState(StrEnum):
     ERROR_THROWN = "ERROR_THROWN"
 
 
-class JobStore:
-    """Reads for everyone; the mutating methods are for event appliers only."""
+_ABSENT = object()
 
-    def __init__(self, reader, writer=None):
+
+class JobStore:
+    """Reads for everyone; the mutating methods are for event appliers only.
+
+    `cache` (key -> (state, job) or None) is shared by the read-only and the mutable store of
+    one batch: a job a processor read is not read and decoded again by its applier. It is only
+    valid for the transaction both stores wrap.
+    """
+
+    def __init__(self, reader, writer=None, cache: dict | None = None):
         self._reader = reader
         self._writer = writer
+        self._cache = {} if cache is None else cache
 
     # ------------------------------------------------------------------ reads
+    def entry(self, key: int) -> tuple[JobState, JobRecordValue] | None:
+        cached = self._cache.get(key, _ABSENT)
+        if cached is _ABSENT:
+            raw = self._reader.get(JOBS, key)
+            cached = None if raw is None else (JobState(raw[0]), raw[1])
+            self._cache[key] = cached
+        return cached
+
     def get(self, key: int) -> JobRecordValue | None:
-        return self._reader.get(JOBS, key)
+        entry = self.entry(key)
+        return None if entry is None else entry[1]
 
     def state(self, key: int) -> JobState | None:
-        raw = self._reader.get(JOB_STATES, key)
-        return None if raw is None else JobState(raw)
+        entry = self.entry(key)
+        return None if entry is None else entry[0]
 
     def activatable_keys(self, job_type: str) -> Iterator[int]:
         for (_, key), _ in self._reader.prefix(JOBS_ACTIVATABLE, (job_type,)):
@@ -50,66 +70,59 @@ class JobStore:
 
     # ------------------------------------------------------------------ writes (appliers)
     def create(self, key: int, job: JobRecordValue) -> None:
-        assert self.get(key) is None, f"job {key} created twice"
-        self._writer.put(JOBS, key, job)
-        self._make_activatable(key, job)
+        assert self.entry(key) is None, f"job {key} created twice"
+        self._put(key, JobState.ACTIVATABLE, job)
 
     def update(self, key: int, job: JobRecordValue) -> None:
-        assert self.get(key) is not None, f"job {key} updated before it exists"
-        self._writer.put(JOBS, key, job)
+        state, _ = self._existing(key)
+        self._put(key, state, job, clear=False)
 
     def activate(self, key: int, job: JobRecordValue) -> None:
-        previous = self._existing(key)
-        self._writer.delete(JOBS_ACTIVATABLE, (previous.type, key))
-        self._drop_deadline(previous, key)
-        self._writer.put(JOBS, key, job)
-        self._writer.put(JOB_STATES, key, JobState.ACTIVATED.value)
         assert job.deadline_ms >= 0, f"activated job {key} without a deadline"
-        self._writer.put(JOB_DEADLINES, (job.deadline_ms, key), EMPTY)
+        self._put(key, JobState.ACTIVATED, job)
 
     def make_activatable(self, key: int, job: JobRecordValue) -> None:
-        previous = self._existing(key)
-        self._clear_indexes(previous, key)
-        self._writer.put(JOBS, key, job)
-        self._make_activatable(key, job)
+        self._put(key, JobState.ACTIVATABLE, job)
 
-    def fail_with_backoff(self, key: int, job: JobRecordValue, due_ms: int) -> None:
-        previous = self._existing(key)
-        self._clear_indexes(previous, key)
-        self._writer.put(JOBS, key, job)
-        self._writer.put(JOB_STATES, key, JobState.FAILED.value)
-        self._writer.put(JOB_BACKOFFS, (due_ms, key), EMPTY)
+    def fail_with_backoff(self, key: int, job: JobRecordValue) -> None:
+        assert job.recurring_time_ms >= 0 and job.retries > 0, job
+        self._put(key, JobState.FAILED, job)
 
     def park(self, key: int, job: JobRecordValue, state: JobState) -> None:
         """Out of reach of workers (no retries left, or an error thrown) until resolved."""
         assert state in (JobState.FAILED, JobState.ERROR_THROWN), state
-        previous = self._existing(key)
-        self._clear_indexes(previous, key)
-        self._writer.put(JOBS, key, job)
-        self._writer.put(JOB_STATES, key, state.value)
+        self._put(key, state, job)
 
     def remove(self, key: int) -> None:
-        previous = self._existing(key)
-        self._clear_indexes(previous, key)
+        self._clear_indexes(key, *self._existing(key))
         self._writer.delete(JOBS, key)
-        self._writer.delete(JOB_STATES, key)
+        self._cache[key] = None
 
     # ------------------------------------------------------------------ internals
-    def _existing(self, key: int) -> JobRecordValue:
-        job = self.get(key)
-        assert job is not None, f"job {key} does not exist"
-        return job
+    def _existing(self, key: int) -> tuple[JobState, JobRecordValue]:
+        entry = self.entry(key)
+        assert entry is not None, f"job {key} does not exist"
+        return entry
 
-    def _make_activatable(self, key: int, job: JobRecordValue) -> None:
-        self._writer.put(JOB_STATES, key, JobState.ACTIVATABLE.value)
-        self._writer.put(JOBS_ACTIVATABLE, (job.type, key), EMPTY)
+    def _put(self, key: int, state: JobState, job: JobRecordValue, clear: bool = True) -> None:
+        """Store (state, job) and the one index entry that state implies."""
+        if clear:
+            previous = self.entry(key)
+            if previous is not None:
+                self._clear_indexes(key, *previous)
+            if state == JobState.ACTIVATABLE:
+                self._writer.put(JOBS_ACTIVATABLE, (job.type, key), EMPTY)
+            elif state == JobState.ACTIVATED:
+                self._writer.put(JOB_DEADLINES, (job.deadline_ms, key), EMPTY)
+            elif state == JobState.FAILED and job.recurring_time_ms >= 0:
+                self._writer.put(JOB_BACKOFFS, (job.recurring_time_ms, key), EMPTY)
+        self._writer.put(JOBS, key, (state.value, job))
+        self._cache[key] = (state, job)
 
-    def _drop_deadline(self, previous: JobRecordValue, key: int) -> None:
-        if previous.deadline_ms >= 0:
-            self._writer.delete(JOB_DEADLINES, (previous.deadline_ms, key))
-
-    def _clear_indexes(self, previous: JobRecordValue, key: int) -> None:
-        self._writer.delete(JOBS_ACTIVATABLE, (previous.type, key))
-        self._drop_deadline(previous, key)
-        if previous.recurring_time_ms >= 0:
-            self._writer.delete(JOB_BACKOFFS, (previous.recurring_time_ms, key))
+    def _clear_indexes(self, key: int, state: JobState, job: JobRecordValue) -> None:
+        if state == JobState.ACTIVATABLE:
+            self._writer.delete(JOBS_ACTIVATABLE, (job.type, key))
+        elif state == JobState.ACTIVATED:
+            self._writer.delete(JOB_DEADLINES, (job.deadline_ms, key))
+        elif state == JobState.FAILED and job.recurring_time_ms >= 0:
+            self._writer.delete(JOB_BACKOFFS, (job.recurring_time_ms, key))
