@@ -193,22 +193,22 @@ class Journal:
                 None,
                 f"entries up to {flushed} were flushed but the journal ends at {last}",
             )
-        # Whatever survived recovery counts as flushed once the active segment is synced
-        # (older segments were synced when they were rolled).
+        # Whatever survived recovery becomes flushed: a marker (and an fdatasync) vouches for
+        # it - cheaper than rewriting the metadata file. Older segments were synced at roll.
+        self._flushed_index = flushed
         if self._segments:
             self._fd = os.open(self._segments[-1].path, os.O_WRONLY | os.O_APPEND)
-            os.fdatasync(self._fd)
+            self._sync_active()
         self._flushed_index = last
         if removed:
             fsync_dir(self._dir)
         self._meta = replace(
             meta,
             first_index=self.first_index,
-            last_flushed_index=last,
             last_segment=self._segments[-1].first_index if self._segments else None,
         )
-        if self._meta != meta:
-            write_meta(self._dir, self._meta, self._fault)
+        if self._meta != meta:  # the set of segments changed: record it
+            self._write_meta()
         self.recovery_report = RecoveryReport(tuple(truncated), tuple(removed), last)
         if self.recovery_report.repaired:
             log.warning("journal %s repaired on open: %s", self._dir, self.recovery_report)

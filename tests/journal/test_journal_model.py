@@ -145,8 +145,8 @@ class JournalModel(RuleBasedStateMachine):
 
 
 JournalModel.TestCase.settings = settings(
-    max_examples=int(os.environ.get("JOURNAL_MODEL_EXAMPLES", 30)),
-    stateful_step_count=80,
+    max_examples=int(os.environ.get("JOURNAL_MODEL_EXAMPLES", 25)),
+    stateful_step_count=60,
     deadline=None,
     print_blob=True,
 )
