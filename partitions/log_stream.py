@@ -10,8 +10,6 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Iterator, Sequence
 
-import pyarrow.compute as pc
-
 from raybee.partitions.protocol import (
     RECORD_SCHEMA,
     Record,
@@ -20,7 +18,8 @@ from raybee.partitions.protocol import (
     records_to_batch,
 )
 
-COMMAND_TYPE = int(RecordType.COMMAND)
+COMMANDS = frozenset({int(RecordType.COMMAND)})
+NOT_COMMANDS = frozenset(int(t) for t in RecordType) - COMMANDS
 RECENT_APPENDS_CACHED = 64
 
 
@@ -148,12 +147,8 @@ class JournalLogStream(LogStream):
         if slot >= len(self._indexes):
             return
         for entry in self.journal.read_from(self._indexes[slot]):
-            batch = entry.batch
-            if skip_commands:
-                batch = batch.filter(pc.not_equal(batch.column("record_type"), COMMAND_TYPE))
-            elif commands_only:
-                batch = batch.filter(pc.equal(batch.column("record_type"), COMMAND_TYPE))
-            for record in batch_to_records(batch):
+            wanted = NOT_COMMANDS if skip_commands else COMMANDS if commands_only else None
+            for record in batch_to_records(entry.batch, wanted):
                 if record.position >= position:
                     yield record
 

@@ -70,7 +70,9 @@ class StreamProcessor:
         consumed = 0
         with self.store.transaction() as txn:
             state = EngineState(self.partition_id, txn, txn)
-            last_processed = state.positions.last_processed_position
+            processed_before = state.positions.last_processed_position
+            last_processed = processed_before
+            reached_end = True
             records = self.log.read_from(self._next_read_position, skip_commands=True)
             for record in records:
                 self._next_read_position = record.position + 1
@@ -79,12 +81,14 @@ class StreamProcessor:
                     if record.is_event:
                         self.appliers.apply(state, record)
                         applied += 1
-                    if record.source_record_position > last_processed:
-                        last_processed = record.source_record_position
-                        state.positions.mark_processed(last_processed)
+                    last_processed = max(last_processed, record.source_record_position)
                 if consumed >= REPLAY_RECORDS_PER_TRANSACTION_MAX:
-                    return applied, False
-        return applied, True
+                    reached_end = False
+                    break
+            if last_processed > processed_before:
+                state.positions.mark_processed(last_processed)
+            state.flush()
+        return applied, reached_end
 
     # ------------------------------------------------------------------ processing
     def become_leader(self) -> int:
@@ -126,6 +130,7 @@ class StreamProcessor:
                 processed_through = max(processed_through, command.position)
                 queue.extend(sink.result.follow_up_commands[follow_ups_before:])
             state.positions.mark_processed(processed_through)
+            state.flush()
             # The log first: if the append fails, the transaction aborts and nothing changed.
             read_everything = self._next_read_position > self.log.last_position
             self.log.append(sink.result.records)

@@ -53,6 +53,10 @@ class EngineState:
         self.keys = KeyGenerator(partition_id, reader, writer)
         self.positions = PositionStore(reader, writer)
 
+    def flush(self) -> None:
+        """Write what the stores hold back until the end of the transaction."""
+        self.keys.flush()
+
 
 @dataclass
 class Response:

@@ -62,8 +62,12 @@ def records_to_batch(records: Sequence[Record]) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, schema=RECORD_SCHEMA)
 
 
-def batch_to_records(batch: pa.RecordBatch) -> list[Record]:
-    """Decode a RecordBatch made by records_to_batch; RecordDecodeError on anything else."""
+def batch_to_records(
+    batch: pa.RecordBatch, record_types: frozenset[int] | None = None
+) -> list[Record]:
+    """Decode a RecordBatch made by records_to_batch; RecordDecodeError on anything else.
+    With record_types, rows of other record types are skipped before their values are decoded
+    (replay wants events, processing commands)."""
     if not batch.schema.equals(RECORD_SCHEMA):
         raise RecordDecodeError(
             f"batch schema is not the record schema: got {batch.schema.names}, "
@@ -73,6 +77,8 @@ def batch_to_records(batch: pa.RecordBatch) -> list[Record]:
     records = []
     for row_index, row in enumerate(rows):
         (vt, intent, raw, rt, key, pos, src, ts, pid, ver, rej, reason, rsid, rid) = row
+        if record_types is not None and rt not in record_types:
+            continue
         try:
             model = _MODELS[vt]
             typed_intent = INTENT_TABLE[(vt, intent)]

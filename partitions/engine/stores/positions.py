@@ -37,6 +37,7 @@ class KeyGenerator:
         # Read once per batch: the generator is the only writer of NEXT_KEY, so the cached
         # counter stays true for the life of the transaction it was built on.
         self._cached_counter: int | None = None
+        self._dirty = False
 
     def _next_counter(self) -> int:
         if self._cached_counter is None:
@@ -44,8 +45,16 @@ class KeyGenerator:
         return self._cached_counter
 
     def _set_next_counter(self, counter: int) -> None:
-        self._writer.put(POSITIONS, NEXT_KEY, counter)
+        # Written once per transaction by flush(), not once per key.
         self._cached_counter = counter
+        self._dirty = True
+
+    def flush(self) -> None:
+        """Write the counter into the transaction; the stream processor calls it before every
+        commit."""
+        if self._dirty:
+            self._writer.put(POSITIONS, NEXT_KEY, self._cached_counter)
+            self._dirty = False
 
     def next_key(self) -> int:
         counter = self._next_counter()
