@@ -16,6 +16,18 @@ Durability protocol
   from the metadata file and the markers, including markers found *after* the damage - is
   truncated and reported in `recovery_report`; damage at or below it raises
   `CorruptedJournalError` naming the file and the offset.
+
+Limits, on purpose
+------------------
+- The metadata file is not rewritten on every flush (that would be a second fsync per flush).
+  So a flushed tail is recognised as flushed by its flush markers: if damage removes the
+  entries *and* every marker after them (e.g. someone truncates a segment file), that tail
+  looks like an unflushed one and is cut and reported, not raised - unless the metadata file
+  (rewritten at roll, truncate, compact, reset and close) already covers it.
+- Reads copy the bytes they need with pread (1 MiB chunks) instead of handing out batches
+  that point into an mmap: `truncate_after` shrinks files, and touching an mmap past the end
+  of its file kills the process with SIGBUS. Recovery, which hands nothing out, uses mmap.
+- Not thread-safe; one open `Journal` per directory (an flock enforces it).
 """
 
 from __future__ import annotations
