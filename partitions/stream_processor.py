@@ -7,6 +7,8 @@ appends every follow-up record as ONE log append, commits, and only then hands b
 responses. A command at or below `last_processed_position` is never processed again.
 """
 
+import logging
+import traceback
 from collections import deque
 from collections.abc import Callable
 
@@ -16,7 +18,17 @@ from raybee.partitions.engine.context import ProcessingContext, ReadOnly, Record
 from raybee.partitions.engine.job_streams import JobStreams
 from raybee.partitions.engine.processors import CommandProcessors
 from raybee.partitions.log_stream import LogStream
-from raybee.partitions.protocol import JobIntent, JobRecordValue, Record, ValueType
+from raybee.partitions.protocol import (
+    ErrorIntent,
+    ErrorRecordValue,
+    JobIntent,
+    JobRecordValue,
+    Record,
+    RejectionType,
+    ValueType,
+)
+
+log = logging.getLogger(__name__)
 
 COMMANDS_PER_BATCH_MAX = 200
 REPLAY_RECORDS_PER_TRANSACTION_MAX = 10_000
@@ -110,6 +122,21 @@ class StreamProcessor:
                     break
         if not commands:
             return None
+        failed: dict[int, Exception] = {}
+        while True:
+            try:
+                result = self._process_commands(commands, last_processed, failed)
+                break
+            except _CommandFailed as failure:
+                # The transaction aborted; go again with that command rejected instead.
+                assert failure.position not in failed, "a command failed twice"
+                failed[failure.position] = failure.error
+        self._forget_requested(commands)
+        return result
+
+    def _process_commands(
+        self, commands: list[Record], last_processed: int, failed: dict[int, Exception]
+    ) -> ProcessingResult:
         with self.store.transaction() as txn:
             job_cache: dict = {}  # one batch's decoded jobs, shared by processors and appliers
             state = EngineState(self.partition_id, txn, txn, job_cache)
@@ -126,7 +153,19 @@ class StreamProcessor:
             while queue:
                 command = queue.popleft()
                 follow_ups_before = len(sink.result.follow_up_commands)
-                self.processors.process(command, ProcessingContext(command, read_only, sink))
+                context = ProcessingContext(command, read_only, sink)
+                if command.position in failed:
+                    _reject_failed(context, failed[command.position])
+                else:
+                    try:
+                        self.processors.process(command, context)
+                    except Exception as error:  # a bug must not wedge the partition
+                        log.exception(
+                            "partition %d: processing the command at position %d failed",
+                            self.partition_id,
+                            command.position,
+                        )
+                        raise _CommandFailed(command.position, error) from error
                 processed_through = max(processed_through, command.position)
                 queue.extend(sink.result.follow_up_commands[follow_ups_before:])
             state.positions.mark_processed(processed_through)
@@ -138,7 +177,6 @@ class StreamProcessor:
                 # Nothing unread lies before our own records: skip them instead of reading back
                 # events this leader has already applied.
                 self._next_read_position = self.log.last_position + 1
-        self._forget_requested(commands)
         return sink.result
 
     def process_all(self) -> list[ProcessingResult]:
@@ -180,3 +218,32 @@ class StreamProcessor:
         if self._requested:
             for command in commands:
                 self._requested.pop((command.intent, command.key), None)
+
+
+class _CommandFailed(Exception):
+    def __init__(self, position: int, error: Exception):
+        super().__init__(f"command at position {position} failed: {error!r}")
+        self.position = position
+        self.error = error
+
+
+def _reject_failed(context: ProcessingContext, error: Exception) -> None:
+    """A command whose processing raised: an ERROR event for operators, a PROCESSING_ERROR
+    rejection for the requester; no other change to state."""
+    command = context.command
+    message = f"{type(error).__name__}: {error}"
+    context.append_event(
+        command.key,
+        ErrorIntent.CREATED,
+        ErrorRecordValue(
+            exception_message=message[:1000],
+            stacktrace="".join(traceback.format_exception(error))[-4000:],
+            error_event_position=command.position,
+            process_instance_key=getattr(command.value, "process_instance_key", -1),
+        ),
+    )
+    context.reject(
+        RejectionType.PROCESSING_ERROR,
+        f"Expected to process {command.value_type.name} {command.intent.name} at position "
+        f"{command.position}, but processing failed: {message}"[:1000],
+    )
