@@ -37,6 +37,7 @@ import logging
 import os
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
 
 import pyarrow as pa
@@ -409,6 +410,16 @@ class Journal:
         if self._closed:
             raise JournalClosedError(f"journal {self._dir!r} is closed")
 
+    @contextmanager
+    def _all_or_fail(self) -> Iterator[None]:
+        """Steps that change files and memory together: if one fails half-way, memory no
+        longer matches disk, so the journal refuses further work until it is reopened."""
+        try:
+            yield
+        except BaseException:
+            self._failed = True
+            raise
+
     def append(self, term: int, batch: pa.RecordBatch, metadata: Mapping | None = None) -> int:
         """Append one entry; returns its index. Durable only after `flush`."""
         self._check_usable()
@@ -477,20 +488,20 @@ class Journal:
         """Seal the active segment (marker + fdatasync) and start a new one at `first`."""
         if self._segments:
             self._sync_active()
-            assert self._fd is not None
-            os.close(self._fd)
-            self._fd = None
-        self._fault("roll.before_create")
-        path = os.path.join(self._dir, segment_name(first))
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
-        self._fd = fd
-        seg = Segment(path, first, first - 1, 0)
-        self._segments.append(seg)
-        self._segment_firsts.append(first)
-        self._dir_sync_pending = True
-        self._fault("roll.created")
-        self._write(seg, (self._header,))
-        self._fault("roll.header_written")
+        with self._all_or_fail():
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+            self._fault("roll.before_create")
+            path = os.path.join(self._dir, segment_name(first))
+            self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+            seg = Segment(path, first, first - 1, 0)
+            self._segments.append(seg)
+            self._segment_firsts.append(first)
+            self._dir_sync_pending = True
+            self._fault("roll.created")
+            self._write(seg, (self._header,))
+            self._fault("roll.header_written")
         return seg
 
     def _sync_active(self) -> None:
@@ -514,12 +525,13 @@ class Journal:
         self._check_usable()
         self._sync_active()
         if self._dir_sync_pending:
-            if self._fd is not None:
-                os.fdatasync(self._fd)  # the header of a segment that has no entry yet
-            fsync_dir(self._dir)
-            self._fault("flush.dir_synced")
-            self._dir_sync_pending = False
-            self._write_meta()
+            with self._all_or_fail():
+                if self._fd is not None:
+                    os.fdatasync(self._fd)  # the header of a segment that has no entry yet
+                fsync_dir(self._dir)
+                self._fault("flush.dir_synced")
+                self._dir_sync_pending = False
+                self._write_meta()
         return self._flushed_index
 
     def _write_meta(self, **changes: object) -> None:
@@ -591,37 +603,38 @@ class Journal:
         _check_int("index", index, self.first_index - 1, self.last_index)
         if index == self.last_index:
             return
-        keep = self._segment_of(index + 1)
-        seg = self._segments[keep]
-        cut = SegmentReader(seg, self._schema, c.read_chunk_bytes).offset_of(index + 1)
-        # Metadata first: it must never claim a flushed index the files no longer hold.
-        self._flushed_index = min(self._flushed_index, index)
-        dropped = self._segments[keep + 1 :]
-        self._meta = replace(
-            self._meta,
-            first_index=self.first_index,
-            last_flushed_index=self._flushed_index,
-            last_segment=seg.first_index,
-        )
-        write_meta(self._dir, self._meta, self._fault)
-        self._fault("truncate.meta_written")
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-        for old in reversed(dropped):  # newest first: a crash never leaves a gap
-            os.unlink(old.path)
-        del self._segments[keep + 1 :]
-        del self._segment_firsts[keep + 1 :]
-        self._truncate_file(seg.path, cut)
-        if dropped:
-            fsync_dir(self._dir)
-        seg.size_bytes = cut
-        seg.last_index = index if index >= seg.first_index else seg.first_index - 1
-        seg.cut_sparse_after(index)
-        t = bisect_right(self._term_starts, index)
-        del self._term_starts[t:]
-        del self._term_values[t:]
-        self._fd = os.open(seg.path, os.O_WRONLY | os.O_APPEND)
+        with self._all_or_fail():
+            keep = self._segment_of(index + 1)
+            seg = self._segments[keep]
+            cut = SegmentReader(seg, self._schema, c.read_chunk_bytes).offset_of(index + 1)
+            # Metadata first: it must never claim a flushed index the files no longer hold.
+            self._flushed_index = min(self._flushed_index, index)
+            dropped = self._segments[keep + 1 :]
+            self._meta = replace(
+                self._meta,
+                first_index=self.first_index,
+                last_flushed_index=self._flushed_index,
+                last_segment=seg.first_index,
+            )
+            write_meta(self._dir, self._meta, self._fault)
+            self._fault("truncate.meta_written")
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+            for old in reversed(dropped):  # newest first: a crash never leaves a gap
+                os.unlink(old.path)
+            del self._segments[keep + 1 :]
+            del self._segment_firsts[keep + 1 :]
+            self._truncate_file(seg.path, cut)
+            if dropped:
+                fsync_dir(self._dir)
+            seg.size_bytes = cut
+            seg.last_index = index if index >= seg.first_index else seg.first_index - 1
+            seg.cut_sparse_after(index)
+            t = bisect_right(self._term_starts, index)
+            del self._term_starts[t:]
+            del self._term_values[t:]
+            self._fd = os.open(seg.path, os.O_WRONLY | os.O_APPEND)
 
     def compact_before(self, index: int) -> int:
         """Drop whole segments whose entries all lie before `index`; returns the new first index.
@@ -635,21 +648,22 @@ class Journal:
             drop += 1
         if drop == 0:
             return self.first_index
-        dropped = self._segments[:drop]
-        del self._segments[:drop]
-        del self._segment_firsts[:drop]
-        # Metadata first (first_index moves up), then the files oldest first: a crash leaves
-        # only whole leftover segments below first_index, which recovery removes.
-        self._write_meta()
-        self._fault("compact.meta_written")
-        for old in dropped:
-            os.unlink(old.path)
-        fsync_dir(self._dir)
-        first = self.first_index
-        t = bisect_right(self._term_starts, first) - 1
-        del self._term_starts[:t]
-        del self._term_values[:t]
-        self._term_starts[0] = first
+        with self._all_or_fail():
+            dropped = self._segments[:drop]
+            del self._segments[:drop]
+            del self._segment_firsts[:drop]
+            # Metadata first (first_index moves up), then the files oldest first: a crash leaves
+            # only whole leftover segments below first_index, which recovery removes.
+            self._write_meta()
+            self._fault("compact.meta_written")
+            for old in dropped:
+                os.unlink(old.path)
+            fsync_dir(self._dir)
+            first = self.first_index
+            t = bisect_right(self._term_starts, first) - 1
+            del self._term_starts[:t]
+            del self._term_values[:t]
+            self._term_starts[0] = first
         return first
 
     def reset(self, first_index: int) -> None:
@@ -657,29 +671,30 @@ class Journal:
         snapshot install)."""
         self._check_usable()
         _check_int("first_index", first_index, 1, c.index_max)
-        self._meta = replace(
-            self._meta,
-            first_index=first_index,
-            last_flushed_index=first_index - 1,
-            last_segment=None,
-            reset_pending=True,
-        )
-        write_meta(self._dir, self._meta, self._fault)
-        self._fault("reset.meta_written")
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-        for old in reversed(self._segments):
-            os.unlink(old.path)
-        fsync_dir(self._dir)
-        self._segments.clear()
-        self._segment_firsts.clear()
-        self._term_starts.clear()
-        self._term_values.clear()
-        self._first_index_empty = first_index
-        self._flushed_index = first_index - 1
-        self._dir_sync_pending = False
-        self._write_meta(reset_pending=False)
+        with self._all_or_fail():
+            self._meta = replace(
+                self._meta,
+                first_index=first_index,
+                last_flushed_index=first_index - 1,
+                last_segment=None,
+                reset_pending=True,
+            )
+            write_meta(self._dir, self._meta, self._fault)
+            self._fault("reset.meta_written")
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+            for old in reversed(self._segments):
+                os.unlink(old.path)
+            fsync_dir(self._dir)
+            self._segments.clear()
+            self._segment_firsts.clear()
+            self._term_starts.clear()
+            self._term_values.clear()
+            self._first_index_empty = first_index
+            self._flushed_index = first_index - 1
+            self._dir_sync_pending = False
+            self._write_meta(reset_pending=False)
 
     # ------------------------------------------------------------------ closing
 
