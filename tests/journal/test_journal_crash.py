@@ -427,3 +427,29 @@ def test_failed_fsync_fails_the_journal_until_reopened(jdir, monkeypatch):
     j = Journal.open(jdir)
     assert j.last_index == 2 and j.last_flushed_index == 2
     j.close()
+
+
+def test_a_roll_failing_half_way_fails_the_journal(jdir):
+    import errno
+
+    from raybee.journal import JournalFailedError
+
+    failures = []
+
+    def fault(name: str) -> None:
+        if name == "roll.created" and not failures:
+            failures.append(name)
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    j = Journal.open(jdir, schema=SCHEMA, segment_size_bytes_max=SMALL, fault_injector=fault)
+    with pytest.raises(OSError, match="No space"):
+        for i in range(1, 1000):
+            j.append(1, make_batch(i, 2))
+    assert failures == ["roll.created"]
+    last = j.last_index
+    with pytest.raises(JournalFailedError):
+        j.append(1, make_batch(0, 2))
+    j.close()
+    with Journal.open(jdir, segment_size_bytes_max=SMALL) as j:
+        assert j.last_index == last, "everything before the failed roll was sealed and kept"
+        assert j.append(1, make_batch(0, 2)) == last + 1
