@@ -224,3 +224,38 @@ def test_a_journal_opens_once(jdir):
         Journal.open(jdir)
     j.close()
     Journal.open(jdir).close()
+
+
+def test_rich_schemas_nulls_and_sliced_batches_round_trip(jdir):
+    schema = pa.schema(
+        [
+            ("i", pa.int64()),
+            ("s", pa.string()),
+            ("sv", pa.string_view()),
+            ("l", pa.list_(pa.int32())),
+            ("st", pa.struct([("a", pa.float64()), ("b", pa.binary())])),
+            ("ts", pa.timestamp("us")),
+        ]
+    )
+    rows = [
+        {
+            "i": k,
+            "s": None if k % 3 == 0 else "x" * k,
+            "sv": f"a long enough string to leave the inline view {k}",
+            "l": None if k % 4 == 0 else list(range(k % 5)),
+            "st": {"a": k / 3, "b": b"\x00" * (k % 7)},
+            "ts": k * 1_000_000,
+        }
+        for k in range(40)
+    ]
+    full = pa.RecordBatch.from_pylist(rows, schema=schema)
+    batches = [full, full.slice(5, 17), full.slice(39), full.slice(0, 0)]
+    with Journal.open(jdir, schema=schema) as j:
+        for b in batches:
+            j.append(1, b)
+    with Journal.open(jdir, schema=schema) as j:
+        for index, b in enumerate(batches, start=1):
+            assert j.entry(index).batch.to_pylist() == b.to_pylist()
+    (name,) = segment_files(jdir)
+    read = [b for b in pa.ipc.open_stream(pa.OSFile(os.path.join(jdir, name))) if b.num_rows]
+    assert [b.to_pylist() for b in read] == [b.to_pylist() for b in batches if b.num_rows]
