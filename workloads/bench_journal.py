@@ -5,6 +5,7 @@ least disturbed by other processes):
 - append_records_per_s: 100-record batches of ~200-byte values, `flush()` after every batch
   (one marker + one fdatasync each). Batches are built before the timed loop: building them is
   the codec's job, not the journal's.
+- append_flush_latency_us_p50 / _p99: one append + flush, in the best append run.
 - append_records_per_s_nosync: the same appends with a single flush at the end.
 - read_records_per_s: `read_from(first_index)` over the whole journal (page cache warm),
   CRC32C of every entry checked.
@@ -48,18 +49,28 @@ def _batches(count: int, rng: random.Random) -> list[pa.RecordBatch]:
     ]
 
 
-def _append(directory: str, batches: list[pa.RecordBatch], sync_each: bool) -> float:
+def _append(
+    directory: str, batches: list[pa.RecordBatch], sync_each: bool, latencies: list[float]
+) -> float:
     shutil.rmtree(directory, ignore_errors=True)
     j = Journal.open(directory, schema=SCHEMA)
-    start = time.perf_counter()
+    clock = time.perf_counter
+    start = clock()
     for batch in batches:
+        t = clock()
         j.append(1, batch)
         if sync_each:
             j.flush()
+            latencies.append(clock() - t)
     j.flush()
-    elapsed = time.perf_counter() - start
+    elapsed = clock() - start
     j.close()
     return len(batches) * records_per_batch / elapsed
+
+
+def _percentile_us(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1e6, 1)
 
 
 def _read(directory: str) -> float:
@@ -124,14 +135,20 @@ def run(args: list[str]) -> dict:
     root = tempfile.mkdtemp(prefix="raybee-bench-journal-", dir=opts.dir)
     directory = f"{root}/journal"
     try:
-        sync = max(_append(directory, batches, True) for _ in range(opts.repeats))
-        nosync = max(_append(directory, batches, False) for _ in range(opts.repeats))
+        runs = []
+        for _ in range(opts.repeats):
+            latencies: list[float] = []
+            runs.append((_append(directory, batches, True, latencies), latencies))
+        sync, best_latencies = max(runs, key=lambda r: r[0])
+        nosync = max(_append(directory, batches, False, []) for _ in range(opts.repeats))
         read = max(_read(directory) for _ in range(opts.repeats))
         lookups = max(_lookups(directory, rng, 2000) for _ in range(opts.repeats))
         recoveries = [_recovery(directory) for _ in range(opts.repeats)]
         cold = [_recovery(directory, cold=True) for _ in range(opts.repeats)]
         figures = {
             "append_records_per_s": round(sync),
+            "append_flush_latency_us_p50": _percentile_us(best_latencies, 0.50),
+            "append_flush_latency_us_p99": _percentile_us(best_latencies, 0.99),
             "append_records_per_s_nosync": round(nosync),
             "read_records_per_s": round(read),
             "entry_lookups_per_s": round(lookups),
