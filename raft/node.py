@@ -225,6 +225,8 @@ class RaftNode:
         """Append one entry per item (they ride the same appends); returns their indexes."""
         self._check_can_propose("propose")
         datas = list(datas)
+        if not datas:
+            return []
         last = self._log.last_index()
         if last + len(datas) - self._commit > self.config.max_uncommitted_entries:
             raise ProposalDroppedError(

@@ -332,6 +332,7 @@ def test_bad_input_is_refused_with_a_specific_error():
     with pytest.raises(ValueError, match="both voter and learner"):
         ConfState(voters=frozenset({1}), learners=frozenset({1}))
     leader = elect(cluster)
+    assert leader.propose_many([]) == [] and leader.last_index == 2
     with pytest.raises(RaftError, match="not a voter"):
         leader.transfer_leadership(9)
 
