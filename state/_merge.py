@@ -14,16 +14,20 @@ def prefix_successor(prefix: bytes) -> bytes | None:
 
 
 def merge_overlay(
-    committed: Iterable[tuple[bytes, bytes]], overlay: list[tuple[bytes, bytes | None]]
+    committed: Iterable[tuple[bytes, bytes]],
+    overlay: list[tuple[bytes, bytes | None]],
+    reverse: bool = False,
 ) -> Iterator[tuple[bytes, bytes]]:
-    """Both inputs sorted by key; overlay entries win, and a None value hides the key."""
+    """Both inputs sorted by key (descending when reverse); overlay entries win, and a None
+    value hides the key.
+    """
     if not overlay:
         yield from committed
         return
     pending = iter(overlay)
     head = next(pending, None)
     for key, value in committed:
-        while head is not None and head[0] < key:
+        while head is not None and (head[0] > key if reverse else head[0] < key):
             if head[1] is not None:
                 yield head  # type: ignore[misc]
             head = next(pending, None)

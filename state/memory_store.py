@@ -58,17 +58,24 @@ class MemoryStore(Store):
         return self._data[family_name].get(key)
 
     def _scan(
-        self, family_name: str, low: bytes, high: bytes | None
+        self, family_name: str, low: bytes, high: bytes | None, reverse: bool = False
     ) -> Iterator[tuple[bytes, bytes]]:
         data = self._data[family_name]
         keys = self._keys[family_name]
+        # Continue from the last key itself, not an index: robust if the list changed since.
+        if reverse:
+            index = (len(keys) if high is None else bisect_left(keys, high)) - 1
+            while index >= 0 and keys[index] >= low:
+                key = keys[index]
+                yield key, data[key]
+                index = bisect_left(keys, key) - 1
+            return
         index = bisect_left(keys, low)
         while index < len(keys):
             key = keys[index]
             if high is not None and key >= high:
                 return
             yield key, data[key]
-            # Continue after the key itself, not the index: robust if the list changed since.
             index = bisect_right(keys, key)
 
     def _write(self, changes: Changes) -> None:

@@ -141,7 +141,7 @@ class RocksDBStore(Store):
         return self._readers[family_name].get(key)
 
     def _scan(
-        self, family_name: str, low: bytes, high: bytes | None
+        self, family_name: str, low: bytes, high: bytes | None, reverse: bool = False
     ) -> Iterator[tuple[bytes, bytes]]:
         read_options = rocksdict.ReadOptions()
         if high is not None:
@@ -149,7 +149,16 @@ class RocksDBStore(Store):
         # A generator, so read_options (and the upper bound it holds) stays referenced while
         # the RocksDB iterator runs: rocksdict does not keep it alive, and once it was garbage
         # the iterator stopped early at whatever the freed bound's memory then held.
-        yield from self._readers[family_name].items(from_key=low, read_opt=read_options)
+        reader = self._readers[family_name]
+        if not reverse:
+            yield from reader.items(from_key=low, read_opt=read_options)
+            return
+        # Backwards from the last key below the upper bound; the low end is checked here
+        # instead of with iterate_lower_bound (seeking below it is undefined in RocksDB).
+        for key, value in reader.items(backwards=True, read_opt=read_options):
+            if key < low:
+                return
+            yield key, value
 
     def _write(self, changes: Changes) -> None:
         batch = rocksdict.WriteBatch(raw_mode=True)

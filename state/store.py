@@ -81,8 +81,10 @@ class _Reader:
                 return changes[encoded] is not None
         return store._get(family.name, encoded) is not None
 
-    def prefix(self, family: ColumnFamily, prefix: Any) -> Iterator[tuple[Any, Any]]:
-        """(key, value) pairs whose key starts with prefix, in key order.
+    def prefix(
+        self, family: ColumnFamily, prefix: Any, *, reverse: bool = False
+    ) -> Iterator[tuple[Any, Any]]:
+        """(key, value) pairs whose key starts with prefix, in key order (reverse: descending).
 
         For tuple keys the prefix is a tuple of leading components, e.g. (instance_key,) over
         (int, str) keys; for str and bytes keys a str/bytes prefix.
@@ -90,12 +92,13 @@ class _Reader:
         store, transaction = self._open()
         family = store._family(family)
         start = _encode_prefix(family, prefix)
-        return self._iterate(store, transaction, family, start, prefix_successor(start))
+        return self._iterate(store, transaction, family, start, prefix_successor(start), reverse)
 
     def range(
-        self, family: ColumnFamily, start: Any = None, stop: Any = None
+        self, family: ColumnFamily, start: Any = None, stop: Any = None, *, reverse: bool = False
     ) -> Iterator[tuple[Any, Any]]:
-        """(key, value) pairs with start <= key < stop, in key order; None means unbounded.
+        """(key, value) pairs with start <= key < stop, in key order (reverse: descending);
+        None means unbounded.
 
         For tuple keys a bound may be a prefix: stop=(5,) ends before every key whose first
         component is 5; start=(5,) starts at the first such key.
@@ -104,15 +107,26 @@ class _Reader:
         family = store._family(family)
         low = b"" if start is None else _encode_prefix(family, start)
         high = None if stop is None else _encode_prefix(family, stop)
-        return self._iterate(store, transaction, family, low, high)
+        return self._iterate(store, transaction, family, low, high, reverse)
 
-    def items(self, family: ColumnFamily) -> Iterator[tuple[Any, Any]]:
-        """Every (key, value) of one family, in key order."""
-        return self.range(family)
+    def items(self, family: ColumnFamily, *, reverse: bool = False) -> Iterator[tuple[Any, Any]]:
+        """Every (key, value) of one family, in key order (reverse: descending)."""
+        return self.range(family, reverse=reverse)
 
     def first(self, family: ColumnFamily, prefix: Any = None) -> tuple[Any, Any] | None:
         """The smallest (key, value) of the family (or under prefix), or None."""
         iterator = self.items(family) if prefix is None else self.prefix(family, prefix)
+        return next(iterator, None)
+
+    def last(self, family: ColumnFamily, prefix: Any = None) -> tuple[Any, Any] | None:
+        """The greatest (key, value) of the family (or under prefix), or None.
+
+        E.g. the latest version under (process_id,) of (str, int) keys.
+        """
+        if prefix is None:
+            iterator = self.items(family, reverse=True)
+        else:
+            iterator = self.prefix(family, prefix, reverse=True)
         return next(iterator, None)
 
     def count(self, family: ColumnFamily, prefix: Any = None) -> int:
@@ -134,6 +148,7 @@ class _Reader:
         family: ColumnFamily,
         low: bytes,
         high: bytes | None,
+        reverse: bool = False,
     ) -> Iterator[tuple[bytes, bytes]]:
         # Taken now, not at the first next(): the iterator sees the transaction's writes made
         # before it was created, never later ones, in both implementations alike.
@@ -142,14 +157,17 @@ class _Reader:
             changes = transaction._changes.get(family.name)
             if changes:
                 overlay = sorted(
-                    item
-                    for item in changes.items()
-                    if item[0] >= low and (high is None or item[0] < high)
+                    (
+                        item
+                        for item in changes.items()
+                        if item[0] >= low and (high is None or item[0] < high)
+                    ),
+                    reverse=reverse,
                 )
         if high is not None and low >= high:
             return iter(())
-        committed = store._scan(family.name, low, high)
-        return merge_overlay(committed, overlay) if overlay else committed
+        committed = store._scan(family.name, low, high, reverse)
+        return merge_overlay(committed, overlay, reverse) if overlay else committed
 
     def _iterate(
         self,
@@ -158,8 +176,9 @@ class _Reader:
         family: ColumnFamily,
         low: bytes,
         high: bytes | None,
+        reverse: bool = False,
     ) -> Iterator[tuple[Any, Any]]:
-        raw = self._source_items(store, transaction, family, low, high)
+        raw = self._source_items(store, transaction, family, low, high, reverse)
         return _guarded_decoded(store, transaction, raw, family.key.decode, family.value.decode)
 
 
@@ -333,9 +352,11 @@ class Store:
         raise NotImplementedError
 
     def _scan(
-        self, family_name: str, low: bytes, high: bytes | None
+        self, family_name: str, low: bytes, high: bytes | None, reverse: bool = False
     ) -> Iterator[tuple[bytes, bytes]]:
-        """Committed (key, value) with low <= key < high (high None: unbounded), key order."""
+        """Committed (key, value) with low <= key < high (high None: unbounded), in key order
+        or, with reverse, descending.
+        """
         raise NotImplementedError
 
     def _write(self, changes: Changes) -> None:

@@ -343,6 +343,37 @@ class StoreConformance:
             assert txn.count(BY_INSTANCE, (1,)) == 0
         assert list(store.view().items(BY_INSTANCE)) == [((2, "k0"), b"other prefix")]
 
+    def test_reverse_scans_and_last(self, store: Store) -> None:
+        with store.transaction() as txn:
+            for process in ("order", "orders", "pay"):
+                for version in (1, 2, 3):
+                    txn.put(BY_NAME, (process, version), version)
+            for key in range(-3, 4):
+                txn.put(NUMBERS, key, key)
+        view = store.view()
+        assert [k for k, _ in view.prefix(BY_NAME, ("order",), reverse=True)] == [
+            ("order", 3),
+            ("order", 2),
+            ("order", 1),
+        ]
+        assert view.last(BY_NAME, ("order",)) == (("order", 3), 3)
+        assert view.last(BY_NAME, ("nothing",)) is None
+        assert view.last(BY_NAME) == (("pay", 3), 3)
+        assert [k for k, _ in view.range(NUMBERS, -2, 2, reverse=True)] == [1, 0, -1, -2]
+        assert [k for k, _ in view.items(NUMBERS, reverse=True)] == [3, 2, 1, 0, -1, -2, -3]
+        assert [k for k, _ in view.range(NUMBERS, stop=-1, reverse=True)] == [-2, -3]
+        with store.transaction() as txn:
+            txn.put(BY_NAME, ("order", 4), 4)
+            txn.delete(BY_NAME, ("order", 3))
+            txn.put(BY_NAME, ("order", 0), 0)
+            txn.put(NUMBERS, 10, 10)
+            txn.delete(NUMBERS, 3)
+            assert [v for _, v in txn.prefix(BY_NAME, ("order",), reverse=True)] == [4, 2, 1, 0]
+            assert txn.last(BY_NAME, ("order",)) == (("order", 4), 4)
+            assert txn.view().last(NUMBERS) == (10, 10)
+            assert [k for k, _ in txn.items(NUMBERS, reverse=True)][:3] == [10, 2, 1]
+        assert view.last(BY_NAME, ("order",)) == (("order", 4), 4)
+
     def test_iterator_after_commit_is_stale(self, store: Store) -> None:
         with store.transaction() as txn:
             for key in range(3):
@@ -679,6 +710,13 @@ _family_prefixes = st.one_of(
     st.tuples(st.just(BY_NAME), st.tuples(_texts)),
 )
 
+_instance_bounds = st.none() | st.tuples(_ints) | st.tuples(_ints, _texts)
+_int_bounds = st.none() | _ints
+_ranges = st.one_of(
+    st.tuples(st.just(NUMBERS), _int_bounds, _int_bounds, st.booleans()),
+    st.tuples(st.just(BY_INSTANCE), _instance_bounds, _instance_bounds, st.booleans()),
+)
+
 
 def _model_machine(factory: StoreFactory) -> type[RuleBasedStateMachine]:
     class StoreAgainstDict(RuleBasedStateMachine):
@@ -770,7 +808,25 @@ def _model_machine(factory: StoreFactory) -> type[RuleBasedStateMachine]:
                 if key[0] == prefix[0]
             )
             assert list(reader.prefix(family, prefix)) == expected
+            assert list(reader.prefix(family, prefix, reverse=True)) == expected[::-1]
             assert reader.count(family, prefix) == len(expected)
+            assert reader.first(family, prefix) == (expected[0] if expected else None)
+            assert reader.last(family, prefix) == (expected[-1] if expected else None)
+
+        @rule(probe=_ranges)
+        def range_scan(self, probe: tuple) -> None:
+            # Python orders (5,) before every (5, ...) as the codecs do bytewise, so the model
+            # can apply prefix bounds with plain comparisons.
+            family, start, stop, reverse = probe
+            reader = self.txn if self.txn is not None else self.store.view()
+            expected = sorted(
+                (key, value)
+                for key, value in self._visible()[family.name].items()
+                if (start is None or key >= start) and (stop is None or key < stop)
+            )
+            if reverse:
+                expected.reverse()
+            assert list(reader.range(family, start, stop, reverse=reverse)) == expected
 
         @rule(entry=_family_keys)
         def point_read(self, entry: tuple) -> None:
@@ -783,10 +839,14 @@ def _model_machine(factory: StoreFactory) -> type[RuleBasedStateMachine]:
         def contents_match(self) -> None:
             view = self.store.view()
             for family in _model_families:
-                assert list(view.items(family)) == sorted(self.committed[family.name].items())
+                committed = sorted(self.committed[family.name].items())
+                assert list(view.items(family)) == committed
+                assert list(view.items(family, reverse=True)) == committed[::-1]
                 if self.txn is not None:
                     assert self.pending is not None
-                    assert list(self.txn.items(family)) == sorted(self.pending[family.name].items())
+                    pending = sorted(self.pending[family.name].items())
+                    assert list(self.txn.items(family)) == pending
+                    assert list(self.txn.items(family, reverse=True)) == pending[::-1]
 
         def teardown(self) -> None:
             if self.context is not None:
