@@ -632,7 +632,7 @@ class Simulator:
         self._log("faults stop")
         opt = self.opt
         start = self.tick_now
-        while self.leader() is None or self.replacements:
+        while self._settled_leader() is None or self.replacements:
             if self.tick_now - start >= opt.leader_ticks_max:
                 self._liveness_failure(
                     f"no settled leader {opt.leader_ticks_max} ticks after faults stopped"
@@ -643,7 +643,7 @@ class Simulator:
         pending: dict[int, int] = {}  # value -> tick proposed
         proposed = 0
         while proposed < opt.liveness_proposals or pending:
-            leader = self.leader()
+            leader = self._settled_leader()
             if proposed < opt.liveness_proposals and leader is not None:
                 try:
                     leader.propose(self.next_value)
@@ -673,6 +673,18 @@ class Simulator:
                 )
             self._run_tick_quiet()
         self._check_final(self.leader())
+
+    def _settled_leader(self) -> RaftNode | None:
+        """A leader no live node has overtaken, that has committed an entry of its term.
+
+        A stale leader (e.g. just healed from a partition) may still claim the role; what it
+        accepts is rightly lost, so the liveness clock starts only under a settled one."""
+        leader = self.leader()
+        if leader is None or any(n.term > leader.term for n in self.nodes.values()):
+            return None
+        if leader.term_at(leader.commit_index) != leader.term:
+            return None
+        return leader
 
     def _liveness_failure(self, what: str) -> None:
         leader = self.leader()
