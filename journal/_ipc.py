@@ -114,7 +114,7 @@ def _deref(buf, pos: int, lo: int, hi: int) -> int:
 def parse_message(buf, offset: int, limit: int) -> Message | None:
     """Parse the message at `offset` of `buf` (bytes-like), not reading at or past `limit`.
 
-    Returns None at a clean end: exactly `limit`, or an end-of-stream marker. Raises
+    Returns None at a clean end: exactly `limit`. Raises
     `MessageDamaged` when the bytes are not a complete, well-formed message (a torn tail
     included); the caller decides whether that is a torn tail or corruption.
     """
@@ -126,7 +126,9 @@ def parse_message(buf, offset: int, limit: int) -> Message | None:
     if marker != c.ipc_continuation:
         raise MessageDamaged("no continuation marker")
     if meta_len == 0:
-        return None  # end-of-stream marker
+        # The journal never writes an end-of-stream marker; seeing one means a torn tail
+        # (a continuation marker followed by zeros), so it is not a clean end.
+        raise MessageDamaged("end-of-stream marker inside a segment")
     if meta_len < 0 or meta_len > c.ipc_metadata_bytes_max or meta_len % c.ipc_alignment_bytes:
         raise MessageDamaged(f"implausible metadata length {meta_len}")
     lo = offset + c.ipc_prefix_bytes

@@ -138,6 +138,7 @@ def _scan(view, size: int, header: bytes, term: int, result: ScanResult) -> None
         else:
             result.damage_offset = same
             result.damage_reason = "segment header differs from the journal's schema message"
+            result.flushed_claim_past_damage = _claims_past(view, same + 1, size, 0)
         return
     offset = len(header)
     expected = seg.first_index
@@ -170,6 +171,7 @@ def _scan(view, size: int, header: bytes, term: int, result: ScanResult) -> None
         else:
             result.flushed_claim = max(result.flushed_claim, number)
         offset = msg.end
+    assert offset == size, "a scan ends cleanly only at the end of the file"
     seg.size_bytes = offset
 
 

@@ -211,6 +211,8 @@ class Journal:
         self._flushed_index = flushed
         if self._segments:
             self._fd = os.open(self._segments[-1].path, os.O_WRONLY | os.O_APPEND)
+            # O_APPEND writes at the end of the file: it must be where the valid data ends.
+            assert os.fstat(self._fd).st_size == self._segments[-1].size_bytes
             self._sync_active()
         self._flushed_index = last
         if removed:
@@ -314,9 +316,15 @@ class Journal:
             scan = scan_segment(path, first, self._header, term)
             flushed = max(flushed, scan.flushed_claim)
             vouched = max(flushed, scan.flushed_claim_past_damage)
-            if scan.header_torn:  # a roll cut short: fine while none of it was flushed
+            damage = scan.damage_offset
+            if scan.header_torn or (damage is not None and damage < len(self._header)):
+                # A segment whose creation was not flushed yet may be lost to a power loss
+                # in any way (empty, cut, zeros): fine while none of its entries was flushed.
+                offset = damage or 0
+                reason = scan.damage_reason or "segment header incomplete"
                 if not is_last or first <= vouched:
-                    raise CorruptedJournalError(path, 0, "segment header incomplete")
+                    raise CorruptedJournalError(path, offset, reason)
+                truncated.append(TruncatedTail(path, 0, scan.file_bytes, reason))
                 removed.append(self._unlink_segment(first))
                 continue
             if scan.damage_offset is not None:
@@ -327,8 +335,6 @@ class Journal:
                 if not is_last:
                     reason = f"{scan.damage_reason} (segments follow it)"
                     raise CorruptedJournalError(path, scan.damage_offset, reason)
-                if scan.damage_offset < len(self._header):
-                    raise CorruptedJournalError(path, scan.damage_offset, scan.damage_reason)
                 cut = scan.damage_offset
                 tail = TruncatedTail(path, cut, scan.file_bytes - cut, scan.damage_reason)
                 truncated.append(tail)
@@ -530,19 +536,26 @@ class Journal:
                     os.fdatasync(self._fd)  # the header of a segment that has no entry yet
                 fsync_dir(self._dir)
                 self._fault("flush.dir_synced")
-                self._dir_sync_pending = False
                 self._write_meta()
         return self._flushed_index
 
     def _write_meta(self, **changes: object) -> None:
-        self._meta = replace(
-            self._meta,
-            first_index=self.first_index,
-            last_flushed_index=self._flushed_index,
-            last_segment=self._segments[-1].first_index if self._segments else None,
-            **changes,
-        )
+        """Replace the metadata file with the current state (`changes` override fields).
+
+        It names the newest segment, so that segment's header is synced first; the rewrite
+        fsyncs the directory, which makes the segment's creation durable too.
+        """
+        if self._dir_sync_pending and self._fd is not None:
+            os.fdatasync(self._fd)
+        fields: dict[str, object] = {
+            "first_index": self.first_index,
+            "last_flushed_index": self._flushed_index,
+            "last_segment": self._segments[-1].first_index if self._segments else None,
+        }
+        fields.update(changes)
+        self._meta = replace(self._meta, **fields)
         write_meta(self._dir, self._meta, self._fault)
+        self._dir_sync_pending = False
 
     # ------------------------------------------------------------------ reading
 
@@ -610,13 +623,7 @@ class Journal:
             # Metadata first: it must never claim a flushed index the files no longer hold.
             self._flushed_index = min(self._flushed_index, index)
             dropped = self._segments[keep + 1 :]
-            self._meta = replace(
-                self._meta,
-                first_index=self.first_index,
-                last_flushed_index=self._flushed_index,
-                last_segment=seg.first_index,
-            )
-            write_meta(self._dir, self._meta, self._fault)
+            self._write_meta(last_segment=seg.first_index)
             self._fault("truncate.meta_written")
             if self._fd is not None:
                 os.close(self._fd)
@@ -672,14 +679,12 @@ class Journal:
         self._check_usable()
         _check_int("first_index", first_index, 1, c.index_max)
         with self._all_or_fail():
-            self._meta = replace(
-                self._meta,
+            self._write_meta(
                 first_index=first_index,
                 last_flushed_index=first_index - 1,
                 last_segment=None,
                 reset_pending=True,
             )
-            write_meta(self._dir, self._meta, self._fault)
             self._fault("reset.meta_written")
             if self._fd is not None:
                 os.close(self._fd)

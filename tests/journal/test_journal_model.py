@@ -18,6 +18,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from raybee.journal import CommitFloorError, Journal, TermRegressionError
 from raybee.journal import constants as c
+from raybee.journal._segment import SegmentReader
 from raybee.journal.testing import SCHEMA, make_batch
 
 SEED = int(os.environ.get("JOURNAL_MODEL_SEED", random.randrange(2**32)))
@@ -50,7 +51,7 @@ class JournalModel(RuleBasedStateMachine):
         bump=st.sampled_from([0, 0, 0, 1, 3]),
         rows=st.integers(0, 8),
         tagged=st.booleans(),
-        count=st.sampled_from([1, 1, 10, 30]),
+        count=st.sampled_from([1, 1, 10, 30, 60]),
     )
     def append(self, bump, rows, tagged, count):
         term = self.last_term() + bump
@@ -125,6 +126,38 @@ class JournalModel(RuleBasedStateMachine):
         self.flushed = self.last
         self.reopens += 1
 
+    @rule(data=st.data())
+    def power_loss_and_reopen(self, data):
+        # A power loss keeps what was fsynced; of the rest, any prefix may survive, possibly
+        # followed by zeros (a size update without its data), and a segment file whose
+        # directory entry was never fsynced may vanish whole.
+        j = self.journal
+        flushed = j.last_flushed_index
+        seg = j._segments[-1] if j._segments else None
+        vanish = seg is not None and j._dir_sync_pending and seg.first_index > flushed
+        j._abandon()
+        if seg is not None and vanish and data.draw(st.booleans(), label="segment vanishes"):
+            os.unlink(seg.path)
+        elif seg is not None and seg.last_index > flushed:
+            reader = SegmentReader(seg, SCHEMA, c.read_chunk_bytes)
+            start = 0 if vanish else reader.offset_of(max(flushed + 1, seg.first_index))
+            size = os.path.getsize(seg.path)
+            cut = data.draw(st.integers(start, size), label="surviving bytes")
+            zeros = data.draw(st.booleans(), label="zero-filled")
+            with open(seg.path, "r+b") as f:
+                if zeros:
+                    f.seek(cut)
+                    f.write(b"\0" * (size - cut))
+                else:
+                    f.truncate(cut)
+        self.journal = Journal.open(self.path, segment_size_bytes_max=c.segment_size_bytes_min)
+        survived = self.journal.last_index
+        assert flushed <= survived <= self.last, (flushed, survived, self.last)
+        for i in range(survived + 1, self.last + 1):
+            del self.entries[i]
+        self.flushed = survived
+        self.reopens += 1
+
     @invariant()
     def matches_model(self):
         j = self.journal
@@ -145,8 +178,8 @@ class JournalModel(RuleBasedStateMachine):
 
 
 JournalModel.TestCase.settings = settings(
-    max_examples=int(os.environ.get("JOURNAL_MODEL_EXAMPLES", 25)),
-    stateful_step_count=60,
+    max_examples=int(os.environ.get("JOURNAL_MODEL_EXAMPLES", 40)),
+    stateful_step_count=80,
     deadline=None,
     print_blob=True,
 )
