@@ -532,11 +532,9 @@ class Journal:
         self._sync_active()
         if self._dir_sync_pending:
             with self._all_or_fail():
-                if self._fd is not None:
-                    os.fdatasync(self._fd)  # the header of a segment that has no entry yet
                 fsync_dir(self._dir)
                 self._fault("flush.dir_synced")
-                self._write_meta()
+                self._write_meta()  # also syncs the header of a segment without entries
         return self._flushed_index
 
     def _write_meta(self, **changes: object) -> None:
