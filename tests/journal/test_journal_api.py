@@ -259,3 +259,16 @@ def test_rich_schemas_nulls_and_sliced_batches_round_trip(jdir):
     (name,) = segment_files(jdir)
     read = [b for b in pa.ipc.open_stream(pa.OSFile(os.path.join(jdir, name))) if b.num_rows]
     assert [b.to_pylist() for b in read] == [b.to_pylist() for b in batches if b.num_rows]
+
+
+def test_entries_larger_than_a_read_chunk(jdir):
+    sizes = [1, 3000, 40, 20_000, 2, 9000]  # rows of 256-byte values: up to ~5 MiB entries
+    assert max(sizes) * 256 > 4 * c.read_chunk_bytes > 4 * c.lookup_chunk_bytes
+    with Journal.open(jdir, schema=SCHEMA) as j:
+        for n in sizes:
+            j.append(1, make_batch(n, n, value_bytes=256))
+    with Journal.open(jdir) as j:
+        for index, n in enumerate(sizes, start=1):
+            assert j.entry(index).batch.equals(make_batch(n, n, value_bytes=256))
+        assert [e.batch.num_rows for e in j.read_from(1)] == sizes
+        assert [e.batch.num_rows for e in j.read_from(4)] == sizes[3:]
