@@ -138,7 +138,7 @@ def _scan(view, size: int, header: bytes, term: int, result: ScanResult) -> None
         else:
             result.damage_offset = same
             result.damage_reason = "segment header differs from the journal's schema message"
-            result.flushed_claim_past_damage = _claims_past(view, same + 1, size, 0)
+            result.flushed_claim_past_damage = _claims_past(view, same + 1, size)
         return
     offset = len(header)
     expected = seg.first_index
@@ -160,7 +160,7 @@ def _scan(view, size: int, header: bytes, term: int, result: ScanResult) -> None
         except _ipc.MessageDamaged as e:
             result.damage_offset = offset
             result.damage_reason = str(e)
-            result.flushed_claim_past_damage = _claims_past(view, offset + 8, size, expected)
+            result.flushed_claim_past_damage = _claims_past(view, offset + 8, size)
             return
         if kind == "entry":
             if entry_term != term or not result.terms:
@@ -175,9 +175,9 @@ def _scan(view, size: int, header: bytes, term: int, result: ScanResult) -> None
     seg.size_bytes = offset
 
 
-def _claims_past(view, start: int, size: int, expected: int) -> int:
-    """Highest index claimed flushed by a valid marker, or expected by a valid later entry,
-    anywhere at an aligned offset >= start. 0 when nothing valid follows."""
+def _claims_past(view, start: int, size: int) -> int:
+    """Highest index a valid flush marker at an aligned offset >= start claims flushed
+    (0 when there is none). Only called on damage, so the search may be slow-ish."""
     claim = 0
     data = view.obj if isinstance(view, memoryview) else view
     pos = start + (-start) % c.ipc_alignment_bytes
