@@ -124,7 +124,7 @@ def _recovery(directory: str, cold: bool = False) -> tuple[float, int]:
 
 def run(args: list[str]) -> dict:
     parser = argparse.ArgumentParser(prog="raybee bench journal")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--json", action="store_true", help="(the CLI prints the figures)")
     parser.add_argument("--batches", type=int, default=5000, help="batches per append run")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
@@ -163,9 +163,6 @@ def run(args: list[str]) -> dict:
         }
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    if not opts.json:
-        for k, v in figures.items():
-            print(f"{k:32} {v}")
     return figures
 
 
