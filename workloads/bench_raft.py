@@ -162,6 +162,7 @@ def measure_commits(
 def simulate(seeds: int, seed_base: int = 0) -> dict:
     faults: dict[str, int] = {}
     failing: list[int] = []
+    stats: dict[str, int] = {}
     steps = 0
     start = time.perf_counter()
     for seed in range(seed_base, seed_base + seeds):
@@ -174,6 +175,11 @@ def simulate(seeds: int, seed_base: int = 0) -> dict:
         steps += result.steps
         for kind, count in result.faults.items():
             faults[kind] = faults.get(kind, 0) + count
+        for kind, count in result.stats.items():
+            if kind.startswith("liveness_"):
+                stats[kind] = max(stats.get(kind, 0), count)  # worst case over seeds
+            else:
+                stats[kind] = stats.get(kind, 0) + count
     elapsed = time.perf_counter() - start
     return {
         "seeds": seeds,
@@ -181,6 +187,7 @@ def simulate(seeds: int, seed_base: int = 0) -> dict:
         "violations": len(failing),
         "violating_seeds": failing[:20],
         "faults": faults,
+        "sim_stats": stats,
         "sim_steps": steps,
         "sim_seconds": round(elapsed, 2),
         "sim_steps_per_s": round(steps / elapsed) if elapsed else 0,

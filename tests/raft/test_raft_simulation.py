@@ -97,3 +97,29 @@ def test_the_liveness_phase_fails_a_group_that_cannot_elect(monkeypatch):
     monkeypatch.setattr(raft_node.RaftNode, "_campaign", lambda self, *a, **k: None)
     with pytest.raises(SimulationFailure, match="liveness: no settled leader"):
         run_simulation(3)
+
+
+def test_an_empty_disk_restart_under_the_old_identity_breaks_safety(monkeypatch):
+    """Why wiped nodes are replaced under a new id: the naive restart is caught as unsafe."""
+    from raybee.raft import MemoryStorage
+    from raybee.raft import testing as sim
+
+    def wipe_in_place(self, node_id):
+        if node_id in self.nodes:
+            del self.nodes[node_id]
+            del self.machines[node_id]
+        self.disks[node_id] = SimDisk(MemoryStorage())
+        self._start(node_id)
+        self.faults["wipes"] += 1
+
+    monkeypatch.setattr(sim.Simulator, "_wipe", wipe_in_place)
+    safety = ("different entry", "lacks committed", "voted for", "committed entry", "two leaders")
+    found = []
+    for seed in range(60):
+        try:
+            run_simulation(seed, sim.SimOptions(wipe_p=0.05))
+        except SimulationFailure as failure:
+            if any(s in failure.what for s in safety):
+                found.append((seed, failure.what))
+    assert found, "no safety violation from in-place empty-disk restarts"
+    print("caught:", found[:3])
