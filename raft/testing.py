@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import random
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .config import RaftConfig
@@ -789,6 +790,8 @@ class InMemoryCluster:
         self.values: dict[int, list[object]] = {}
         self.blocked: set[tuple[int, int]] = set()
         self.in_flight: list[Message] = []
+        # A test may drop chosen messages: return True to drop.
+        self.drop: Callable[[Message], bool] = lambda msg: False
 
     def add_node(self, node_id: int, conf: ConfState | None = None) -> RaftNode:
         """A founding member (with `conf`) or a blank node waiting to be added (without)."""
@@ -849,7 +852,9 @@ class InMemoryCluster:
             if not sent:
                 return lines
             for msg in sent:
-                blocked = (msg.frm, msg.to) in self.blocked or msg.to not in self.nodes
+                blocked = (
+                    (msg.frm, msg.to) in self.blocked or msg.to not in self.nodes or self.drop(msg)
+                )
                 lines.append(describe_message(msg) + (" DROPPED" if blocked else ""))
                 if not blocked:
                     self.nodes[msg.to].step(msg)

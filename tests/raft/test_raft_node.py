@@ -18,6 +18,7 @@ from raybee.raft import (
     RaftError,
     RaftNode,
     Role,
+    SnapshotChunk,
     VoteRequest,
     VoteResponse,
     persist_ready,
@@ -370,3 +371,45 @@ def test_replay_is_deterministic_for_a_seed():
     first = run(7)
     assert first == run(7)
     assert any("VoteRequest" in line for line in first)
+
+
+def test_a_lost_snapshot_chunk_is_sent_again():
+    cluster = make_cluster(snapshot_chunk_bytes_max=16)
+    leader = elect(cluster)
+    cluster.isolate(3)
+    leader.propose_many([f"v{i}" for i in range(10)])
+    cluster.stabilize()
+    cluster.compact(1, leader.applied_index)
+    cluster.heal()
+    dropped = []
+
+    def drop_second_chunk_once(msg):
+        if isinstance(msg, SnapshotChunk) and msg.offset == 16 and not dropped:
+            dropped.append(msg)
+            return True
+        return False
+
+    cluster.drop = drop_second_chunk_once
+    for _ in range(10):
+        cluster.tick(1)
+        cluster.stabilize()
+    assert dropped, "the test meant to drop a chunk"
+    assert cluster.values[3] == [f"v{i}" for i in range(10)]
+
+
+def test_too_many_uncommitted_entries_are_refused():
+    cluster = make_cluster(
+        max_uncommitted_entries=10, max_entries_per_append=5, max_committed_entries_per_ready=5
+    )
+    leader = elect(cluster)
+    cluster.isolate(2)
+    cluster.isolate(3)
+    leader.propose_many(range(8))
+    with pytest.raises(ProposalDroppedError, match="max_uncommitted_entries=10"):
+        leader.propose_many(range(5))
+    assert leader.last_index == 10, "a refused proposal was appended"
+    cluster.heal()
+    for _ in range(5):
+        cluster.tick(1)
+        cluster.stabilize()
+    leader.propose_many(range(5))  # accepted again once the backlog committed
