@@ -48,7 +48,9 @@ class SimulationFailure(AssertionError):
     def __init__(self, seed: int, what: str, trace: list[str]) -> None:
         tail = "\n".join(trace[-60:])
         super().__init__(
-            f"seed {seed}: {what}\n  replay: run_simulation({seed})\n--- trace tail ---\n{tail}"
+            f"seed {seed}: {what}\n  replay: python -m raybee.raft.testing {seed}  (or "
+            f"RAYBEE_SIM_SEED={seed} pytest tests/raft/test_raft_simulation.py)\n"
+            f"--- trace tail ---\n{tail}"
         )
         self.seed = seed
         self.what = what
@@ -186,8 +188,10 @@ class Simulator:
         seed: int,
         options: SimOptions | None = None,
         node_count: int | None = None,
+        trace_messages: bool = False,
     ) -> None:
         self.seed = seed
+        self.trace_messages = trace_messages  # every delivery in the trace (for replays)
         self.opt = options or SimOptions()
         self.rng = random.Random(seed)
         self.node_count = node_count or self.rng.choice((3, 3, 5))
@@ -215,7 +219,7 @@ class Simulator:
         self.blocked: set[tuple[int, int]] = set()
         self.tick_now = 0
         self.seq = 0
-        self.trace: deque[str] = deque(maxlen=TRACE_LINES_MAX)
+        self.trace: deque[str] = deque(maxlen=None if trace_messages else TRACE_LINES_MAX)
         self.faults = dict.fromkeys(
             (
                 "drops",
@@ -317,6 +321,8 @@ class Simulator:
             return
         node = self.nodes[msg.to]
         was_leader = node.role == Role.LEADER
+        if self.trace_messages:
+            self._log(describe_message(msg))
         node.step(msg)
         self.steps += 1
         self._after_event(msg.to, was_leader)
@@ -881,3 +887,28 @@ class InMemoryCluster:
         return self.storages[node_id].create_snapshot(
             index, node.conf_at(index), json.dumps(values).encode()
         )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m raybee.raft.testing SEED [--trace]`: replay one seed, print what happened."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m raybee.raft.testing")
+    parser.add_argument("seed", type=int)
+    parser.add_argument("--trace", action="store_true", help="print the trace even on success")
+    parser.add_argument("--messages", action="store_true", help="trace every delivered message")
+    opts = parser.parse_args(argv)
+    sim = Simulator(opts.seed, trace_messages=opts.messages)
+    try:
+        result = sim.run()
+    except SimulationFailure as failure:
+        print(failure)
+        return 1
+    if opts.trace:
+        print("\n".join(sim.trace))
+    print(result)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -69,6 +69,7 @@ def test_a_seed_replays_exactly():
     assert ra == rb
     assert list(a.trace) == list(b.trace)
     assert ra.steps > 100
+    assert Simulator(12345, trace_messages=True).run() == ra, "tracing changed the run"
 
 
 def test_the_checker_catches_a_node_that_votes_twice(monkeypatch):
