@@ -1,4 +1,26 @@
-"""Raft as a pure state machine: stdlib only, time in ticks, randomness passed in."""
+"""Raft as a pure state machine: stdlib only, time in ticks, randomness passed in.
+
+A host (the broker, a test, the simulator) drives each replica like this:
+
+    storage = ...                       # MemoryStorage, or partitions.raft_storage.JournalStorage
+    bootstrap(storage, ConfState(voters=frozenset({1, 2, 3})))   # founding members only, once
+    node = RaftNode(1, RaftConfig(), storage, random.Random(seed), applied=state_machine_index)
+
+    every tick:          node.tick()
+    on a message:        node.step(msg)               # msg.to == node.id
+    on a client command: node.propose_many(batches)   # leader only; NotLeaderError names it
+    then, while node.has_ready():
+        rd = node.ready()
+        persist_ready(storage, rd)      # snapshot, entries, flush (fsync), then hard state
+        send(rd.messages)               # only now: they promise what was just persisted
+        apply(rd.snapshot, rd.committed_entries)
+        node.advance(rd)
+
+A new replica starts with empty storage and no bootstrap; the leader adds it with
+propose_conf_change(ConfChange(ADD_LEARNER, id)), it catches up (log or snapshot chunks), and
+is promoted with PROMOTE once leader.progress()[id].match_index is close to the commit index.
+A replica that lost its disk must come back under a new id in the same way (see testing.py).
+"""
 
 from .config import RaftConfig
 from .errors import (
