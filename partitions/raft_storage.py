@@ -4,6 +4,7 @@ Layout under `path`:
   journal/         the Raft log; one journal entry per Raft entry (same index and term)
   hard_state.json  term, vote and commit; written to a temp file, fsynced, renamed, dir fsynced
   snapshot.bin     the latest snapshot: header length, JSON meta, data, CRC32 (same atomic write)
+  conf_entries.json  where the membership entries are, so a restart needs no log scan
 
 Entry data is opaque to Raft. Here a normal entry's data is a pyarrow.RecordBatch of the
 journal's schema; a no-op or membership entry is a 0-row batch whose metadata says which
@@ -42,6 +43,7 @@ from raybee.raft import (
 
 HARD_STATE_FILE = "hard_state.json"
 SNAPSHOT_FILE = "snapshot.bin"
+CONF_INDEX_FILE = "conf_entries.json"
 JOURNAL_DIR = "journal"
 KIND_KEY = b"raft.kind"
 CONF_KEY = b"raft.conf"
@@ -140,6 +142,7 @@ class JournalStorage:
         )
         self._reconcile_with_snapshot()
         self._cache: deque[Entry] = deque()
+        self._confs = self._load_conf_index()
         return self
 
     # ------------------------------------------------------------------ files
@@ -162,6 +165,47 @@ class JournalStorage:
             return Snapshot()
         with open(path, "rb") as f:
             return _decode_snapshot(f.read(), path)
+
+    def _load_conf_index(self) -> list[tuple[int, int, ConfState]]:
+        """(index, term, conf) of the conf entries after the snapshot, without a log scan.
+
+        The side file is written *before* conf entries reach the journal, so it names a
+        superset of them; each named entry is read back from the journal and kept only if it
+        is still a conf entry there. Without the file (older layout) the log is scanned."""
+        path = os.path.join(self._dir, CONF_INDEX_FILE)
+        snap, journal = self._snapshot.meta.index, self._journal
+        if not os.path.exists(path):
+            confs = []
+            if journal.last_index > snap:
+                for je in journal.read_from(snap + 1):
+                    if je.metadata.get(KIND_KEY) == b"conf":
+                        confs.append((je.index, je.term, self._from_journal(je).data))
+            self._write_conf_index(confs)
+            return confs
+        with open(path, "rb") as f:
+            raw = f.read()
+        doc = json.loads(raw)
+        body = json.dumps(doc["entries"]).encode()
+        if zlib.crc32(body) != doc["crc32"]:
+            raise StorageError(f"{path}: conf index is damaged (CRC mismatch)")
+        confs = {}
+        for index, term, _ in doc["entries"]:  # may name an index twice (old and new entry)
+            if not snap < index <= journal.last_index or journal.term_at(index) != term:
+                continue
+            je = journal.entry(index)  # conf entries are rare: read each to be exact
+            if je.metadata.get(KIND_KEY) == b"conf":
+                confs[index] = (index, term, conf_from_json(json.loads(je.metadata[CONF_KEY])))
+        return [confs[i] for i in sorted(confs)]
+
+    def _write_conf_index(self, confs: list[tuple[int, int, ConfState]]) -> None:
+        entries = [[i, t, conf_to_json(c)] for i, t, c in confs]
+        body = json.dumps(entries).encode()
+        raw = json.dumps({"entries": entries, "crc32": zlib.crc32(body)}).encode()
+        write_atomically(os.path.join(self._dir, CONF_INDEX_FILE), raw)
+
+    def conf_entries(self) -> list[tuple[int, ConfState]]:
+        snap = self._snapshot.meta.index
+        return [(i, c) for i, _, c in self._confs if i > snap]
 
     def _reconcile_with_snapshot(self) -> None:
         """After a crash between writing a snapshot and resetting the journal, reset it now."""
@@ -245,6 +289,11 @@ class JournalStorage:
                     f"got {type(e.data).__name__}"
                 )
         first = entries[0].index
+        new_confs = [(e.index, e.term, e.data) for e in entries if e.kind == EntryKind.CONF]
+        if new_confs:
+            # Before the journal: the file must name every conf entry the log may hold.
+            self._write_conf_index(self._confs + new_confs)
+        self._confs = [c for c in self._confs if c[0] < first] + new_confs
         if first <= self._journal.last_index:
             self._journal.truncate_after(first - 1)
             while self._cache and self._cache[-1].index >= first:
@@ -287,6 +336,7 @@ class JournalStorage:
         self._snapshot = snapshot
         self._journal.reset(snapshot.meta.index + 1)
         self._cache.clear()
+        self._confs = []
 
     def create_snapshot(self, index: int, conf: ConfState, data: bytes) -> Snapshot:
         snap = self._snapshot.meta.index
@@ -303,6 +353,7 @@ class JournalStorage:
         self._journal.compact_before(index + 1)
         while self._cache and self._cache[0].index <= index:
             self._cache.popleft()
+        self._confs = [c for c in self._confs if c[0] > index]
         return snapshot
 
     def flush(self) -> None:

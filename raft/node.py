@@ -70,12 +70,11 @@ class RaftNode:
 
         hard = storage.hard_state()
         snap = storage.snapshot_meta()
-        # Membership is whatever the log says last: scan the conf entries after the snapshot.
+        # Membership is whatever the log says last: the snapshot's, then its conf entries.
         self._conf_history: list[tuple[int, ConfState]] = [(snap.index, snap.conf)]
-        if storage.last_index() >= storage.first_index():
-            for entry in storage.entries(storage.first_index(), storage.last_index() + 1):
-                if entry.kind == EntryKind.CONF:
-                    self._conf_history.append((entry.index, entry.data))
+        for index, conf in storage.conf_entries():
+            assert index > self._conf_history[-1][0], (index, self._conf_history)
+            self._conf_history.append((index, conf))
         self._conf = self._conf_history[-1][1]
 
         # The term file is written after the log is flushed, so a crash in between can leave

@@ -24,6 +24,9 @@ class Storage(Protocol):
     def last_index(self) -> int: ...
     def term(self, index: int) -> int: ...
     def entries(self, lo: int, hi: int) -> list[Entry]: ...
+    def conf_entries(self) -> list[tuple[int, ConfState]]:
+        """(index, membership) of every CONF entry after the snapshot, ascending."""
+        ...
 
     # -- write side (used by the host while handling a Ready) --
     def append(self, entries: Sequence[Entry]) -> None: ...
@@ -116,6 +119,9 @@ class MemoryStorage:
         if hi > self.last_index() + 1:
             raise UnavailableError(f"entries({lo}, {hi}): after last index {self.last_index()}")
         return self._entries[lo - snap - 1 : hi - snap - 1]
+
+    def conf_entries(self) -> list[tuple[int, ConfState]]:
+        return [(e.index, e.data) for e in self._entries if e.kind == EntryKind.CONF]
 
     # -- write side --
     def append(self, entries: Sequence[Entry]) -> None:

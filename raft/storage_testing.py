@@ -171,3 +171,39 @@ class StorageConformance:
         s.flush()
         s = self.reopen(s, tmp_path)
         self._assert_entries(s.entries(1, 4), want)
+
+    def test_conf_entries_follow_appends_truncation_snapshots_and_reopen(
+        self, tmp_path: Any
+    ) -> None:
+        s = self.make_storage(tmp_path)
+        c2 = ConfState(voters=frozenset({1, 2, 3}), learners=frozenset({4}))
+        c3 = ConfState(voters=frozenset({1, 2, 3, 4}))
+        c3b = ConfState(voters=frozenset({1, 2}))
+        s.append([bootstrap_entry(CONF), *self._entries(2, 4, 2)])
+        s.append([Entry(4, 2, EntryKind.CONF, c2), *self._entries(5, 7, 2)])
+        s.append([Entry(7, 2, EntryKind.CONF, c3), *self._entries(8, 9, 2)])
+        s.flush()
+        assert s.conf_entries() == [(1, CONF), (4, c2), (7, c3)]
+        s.append([*self._entries(6, 7, 3), Entry(7, 3, EntryKind.CONF, c3b)])  # truncates 6..
+        s.flush()
+        assert s.conf_entries() == [(1, CONF), (4, c2), (7, c3b)]
+        s = self.reopen(s, tmp_path)
+        assert s.conf_entries() == [(1, CONF), (4, c2), (7, c3b)]
+        s.append(self._entries(6, 8, 4))  # truncates the conf entry at 7, adds none
+        s.flush()
+        assert s.conf_entries() == [(1, CONF), (4, c2)]
+        s = self.reopen(s, tmp_path)
+        assert s.conf_entries() == [(1, CONF), (4, c2)]
+        c5 = ConfState(voters=frozenset({1, 5}))
+        c5b = ConfState(voters=frozenset({1, 6}))
+        s.append([Entry(8, 4, EntryKind.CONF, c5)])
+        s.append([Entry(8, 5, EntryKind.CONF, c5b)])  # a conf entry replaced by another
+        s = self.reopen(s, tmp_path)
+        assert s.conf_entries() == [(1, CONF), (4, c2), (8, c5b)]
+        s.create_snapshot(5, c2, b"at-5")
+        assert s.conf_entries() == [(8, c5b)]
+        s.append(self._entries(8, 9, 6))
+        s.flush()
+        assert s.conf_entries() == []
+        s = self.reopen(s, tmp_path)
+        assert s.conf_entries() == []
