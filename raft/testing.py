@@ -229,6 +229,8 @@ class Simulator:
                 "one_way_partitions",
                 "heals",
                 "crashes",
+                "crashes_after_flush",
+                "crashes_before_send",
                 "torn_writes",
                 "lost_writes",
                 "restarts",
@@ -359,12 +361,26 @@ class Simulator:
             disk.apply_snapshot(rd.snapshot)
         if rd.entries:
             disk.append(rd.entries)
+        # A crash can land anywhere in the host's handling of a Ready.
+        crash_at = None
         if self.faults_on and self.rng.random() < self.opt.crash_during_persist_p:
+            crash_at = self.rng.choice(
+                ("before_flush", "before_flush", "after_flush", "after_hard_state")
+            )
+        if crash_at == "before_flush":
             self._crash(node_id, during_persist=True)
             return True
         disk.flush()
+        if crash_at == "after_flush":  # log durable, term/vote/commit file not yet written
+            self.faults["crashes_after_flush"] += 1
+            self._crash(node_id)
+            return True
         if rd.hard_state is not None:
             disk.set_hard_state(rd.hard_state)
+        if crash_at == "after_hard_state":  # everything durable, nothing sent
+            self.faults["crashes_before_send"] += 1
+            self._crash(node_id)
+            return True
         for msg in rd.messages:
             self._send(msg)
         self._apply(node_id, rd)

@@ -24,6 +24,8 @@ FAULT_KINDS = (
     "one_way_partitions",
     "heals",
     "crashes",
+    "crashes_after_flush",
+    "crashes_before_send",
     "torn_writes",
     "lost_writes",
     "restarts",
