@@ -76,6 +76,7 @@ class SimOptions:
     torn_write_p: float = 0.5
     restart_p: float = 0.15
     wipe_p: float = 0.004
+    churn_p: float = 0.01
     propose_p: float = 0.5
     snapshot_p: float = 0.03
     transfer_p: float = 0.01
@@ -214,7 +215,7 @@ class Simulator:
         self.machines: dict[int, _StateMachine] = {}
         self.retired: set[int] = set()
         self.next_id = self.node_count + 1
-        self.replacements: deque[tuple[int, int]] = deque()  # (old id, new id) to carry out
+        self.replacements: deque[tuple[str, int]] = deque()  # membership tasks, in order
         self.links: dict[tuple[int, int], list[tuple[int, int, Message]]] = {}
         self.blocked: set[tuple[int, int]] = set()
         self.tick_now = 0
@@ -235,6 +236,7 @@ class Simulator:
                 "lost_writes",
                 "restarts",
                 "wipes",
+                "churns",
                 "snapshots",
                 "transfers",
             ),
@@ -493,7 +495,7 @@ class Simulator:
         self.next_id += 1
         self.disks[new_id] = SimDisk(MemoryStorage())
         self._start(new_id)
-        self.replacements.append((node_id, new_id))
+        self.replacements.extend((("remove", node_id), ("add", new_id), ("promote", new_id)))
         self.faults["wipes"] += 1
         self._log(f"wipe {node_id} -> replacement {new_id}")
 
@@ -529,6 +531,14 @@ class Simulator:
             self._start(rng.choice(down))
         if live and not self.replacements and rng.random() < opt.wipe_p:
             self._wipe(rng.choice(live))
+        leader = self.leader()
+        if leader is not None and not self.replacements and rng.random() < opt.churn_p:
+            # Remove a member and add it back under the same id: its disk is intact, so it
+            # may rejoin (unlike a wiped one); it catches up as a learner first.
+            node = rng.choice(sorted(leader.members))
+            self.replacements.extend((("remove", node), ("add", node), ("promote", node)))
+            self.faults["churns"] += 1
+            self._log(f"churn {node}")
         if rng.random() < opt.snapshot_p and self.nodes:
             self._snapshot(rng.choice(self.live()))
         leader = self.leader()
@@ -566,35 +576,42 @@ class Simulator:
             self.proposed[v] = leader.id
 
     def _supervise(self) -> None:
-        """Replace wiped members: remove the old id, add the new as learner, promote it."""
+        """Carry out membership tasks one at a time, through whoever leads: ("remove", id),
+        ("add", id) as a learner, ("promote", id) once it has caught up."""
         if not self.replacements:
             return
         leader = self.leader()
         if leader is None:
             return
-        old, new = self.replacements[0]
+        action, node = self.replacements[0]
         conf = leader.conf
-        try:
-            if old in conf.members:
-                leader.propose_conf_change(ConfChange(ConfChangeKind.REMOVE, old))
-            elif new not in conf.members:
-                leader.propose_conf_change(ConfChange(ConfChangeKind.ADD_LEARNER, new, priority=1))
-            elif new in conf.learners:
-                pr = leader.progress().get(new)
-                if pr is not None and pr.match_index >= leader.commit_index:
-                    leader.propose_conf_change(ConfChange(ConfChangeKind.PROMOTE, new))
-            elif leader.commit_index >= leader.last_index:
+        done = {
+            "remove": node not in conf.members,
+            "add": node in conf.members,
+            "promote": node in conf.voters,
+        }[action]
+        if done:
+            if leader.conf_at(leader.commit_index) == conf:  # committed, not just appended
                 self.replacements.popleft()
-                self._log(f"replacement {old} -> {new} done")
-                return
+                self._log(f"membership {action} {node} done")
+            return
+        try:
+            if action == "remove":
+                leader.propose_conf_change(ConfChange(ConfChangeKind.REMOVE, node))
+            elif action == "add":
+                leader.propose_conf_change(ConfChange(ConfChangeKind.ADD_LEARNER, node, priority=1))
             else:
-                return
-            self.stats["conf_changes"] += 1
-            self._log(
-                f"conf change by {leader.id}: {old} -> {new}, conf now {sorted(leader.voters)}/{sorted(leader.learners)}"
-            )
+                pr = leader.progress().get(node)
+                if pr is None or pr.match_index < leader.commit_index:
+                    return
+                leader.propose_conf_change(ConfChange(ConfChangeKind.PROMOTE, node))
         except (ConfChangeError, NotLeaderError, ProposalDroppedError):
             return
+        self.stats["conf_changes"] += 1
+        self._log(
+            f"conf change by {leader.id}: {action} {node}, conf now "
+            f"{sorted(leader.voters)}/{sorted(leader.learners)}"
+        )
 
     # ------------------------------------------------------------------ the loop
 

@@ -30,6 +30,7 @@ FAULT_KINDS = (
     "lost_writes",
     "restarts",
     "wipes",
+    "churns",
     "snapshots",
     "transfers",
 )
