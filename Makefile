@@ -23,8 +23,11 @@ lint: $(STAMP)
 test: $(STAMP) lint
 	$(VENV)/bin/python -m pytest -q tests
 
+# Every figure in docs/benchmarks.md, one JSON object per area (minutes; run on a quiet machine).
 bench: $(STAMP)
-	$(VENV)/bin/raybee bench journal --json
+	@for area in journal protocol state engine; do \
+		printf '%s ' $$area; $(VENV)/bin/raybee bench $$area --json || exit 1; done
+	@printf 'raft '; $(VENV)/bin/raybee bench raft --seeds 1000 --json
 
 clean:
 	rm -rf $(VENV) build *.egg-info
