@@ -7,6 +7,7 @@ appends every follow-up record as ONE log append, commits, and only then hands b
 responses. A command at or below `last_processed_position` is never processed again.
 """
 
+import itertools
 import logging
 import traceback
 from collections import deque
@@ -31,6 +32,7 @@ from raybee.partitions.protocol import (
 log = logging.getLogger(__name__)
 
 COMMANDS_PER_BATCH_MAX = 200
+JOB_CACHE_ENTRIES_MAX = 100_000
 REPLAY_RECORDS_PER_TRANSACTION_MAX = 10_000
 SCHEDULED_COMMANDS_PER_CHECK_MAX = 1_000
 
@@ -60,6 +62,9 @@ class StreamProcessor:
         self._applied_floor = EngineState(partition_id, view).positions.last_processed_position
         self._next_read_position = 1
         self._replaying = True
+        # Decoded job entries as of the last commit: the job a command names was usually
+        # written a batch or two ago. Bounded; only ever filled from committed batches.
+        self._committed_jobs: dict = {}
         # Keys for which a scheduled command is in flight, so a checker does not repeat it.
         self._requested: dict[tuple[int, int], int] = {}
 
@@ -80,8 +85,9 @@ class StreamProcessor:
     def _replay_some(self) -> tuple[int, bool]:
         applied = 0
         consumed = 0
+        job_cache: dict = {}
         with self.store.transaction() as txn:
-            state = EngineState(self.partition_id, txn, txn)
+            state = EngineState(self.partition_id, txn, txn, job_cache, self._committed_jobs)
             processed_before = state.positions.last_processed_position
             last_processed = processed_before
             reached_end = True
@@ -100,6 +106,7 @@ class StreamProcessor:
             if last_processed > processed_before:
                 state.positions.mark_processed(last_processed)
             state.flush()
+        self._remember_committed(job_cache)
         return applied, reached_end
 
     # ------------------------------------------------------------------ processing
@@ -139,8 +146,9 @@ class StreamProcessor:
     ) -> ProcessingResult:
         with self.store.transaction() as txn:
             job_cache: dict = {}  # one batch's decoded jobs, shared by processors and appliers
-            state = EngineState(self.partition_id, txn, txn, job_cache)
-            read_only = EngineState(self.partition_id, ReadOnly(txn), job_cache=job_cache)
+            committed = self._committed_jobs
+            state = EngineState(self.partition_id, txn, txn, job_cache, committed)
+            read_only = EngineState(self.partition_id, ReadOnly(txn), None, job_cache, committed)
             sink = RecordSink(
                 self.partition_id,
                 self.log.last_position + 1,
@@ -177,7 +185,18 @@ class StreamProcessor:
                 # Nothing unread lies before our own records: skip them instead of reading back
                 # events this leader has already applied.
                 self._next_read_position = self.log.last_position + 1
+        self._remember_committed(job_cache)
         return sink.result
+
+    def _remember_committed(self, job_cache: dict) -> None:
+        """After a commit: the batch's jobs are committed state now."""
+        committed = self._committed_jobs
+        committed.update(job_cache)
+        if len(committed) > JOB_CACHE_ENTRIES_MAX:
+            for key in list(
+                itertools.islice(committed, len(committed) - JOB_CACHE_ENTRIES_MAX // 2)
+            ):
+                del committed[key]
 
     def process_all(self) -> list[ProcessingResult]:
         results = []

@@ -47,8 +47,15 @@ class ReadOnly:
 class EngineState:
     """Typed state over one reader (and, for appliers, one writer)."""
 
-    def __init__(self, partition_id: int, reader, writer=None, job_cache: dict | None = None):
-        self.jobs = JobStore(reader, writer, job_cache)
+    def __init__(
+        self,
+        partition_id: int,
+        reader,
+        writer=None,
+        job_cache: dict | None = None,
+        committed_jobs: dict | None = None,
+    ):
+        self.jobs = JobStore(reader, writer, job_cache, committed_jobs)
         self.incidents = IncidentStore(reader, writer)
         self.keys = KeyGenerator(partition_id, reader, writer)
         self.positions = PositionStore(reader, writer)

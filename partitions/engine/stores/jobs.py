@@ -29,17 +29,24 @@ class JobStore:
     valid for the transaction both stores wrap.
     """
 
-    def __init__(self, reader, writer=None, cache: dict | None = None):
+    def __init__(
+        self, reader, writer=None, cache: dict | None = None, committed: dict | None = None
+    ):
         self._reader = reader
         self._writer = writer
         self._cache = {} if cache is None else cache
+        # Entries as committed by earlier batches (read-only here; the stream processor merges
+        # a batch's cache into it after the batch commits, and drops it on abort).
+        self._committed = committed if committed is not None else {}
 
     # ------------------------------------------------------------------ reads
     def entry(self, key: int) -> tuple[JobState, JobRecordValue] | None:
         cached = self._cache.get(key, _ABSENT)
         if cached is _ABSENT:
-            raw = self._reader.get(JOBS, key)
-            cached = None if raw is None else (JobState(raw[0]), raw[1])
+            cached = self._committed.get(key, _ABSENT)
+            if cached is _ABSENT:
+                raw = self._reader.get(JOBS, key)
+                cached = None if raw is None else (JobState(raw[0]), raw[1])
             self._cache[key] = cached
         return cached
 
