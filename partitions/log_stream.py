@@ -6,6 +6,7 @@ Without Raft every append is committed once it returns; with Raft the partition 
 """
 
 import bisect
+import itertools
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -134,14 +135,22 @@ class JournalLogStream(LogStream):
     def read_from(
         self, position: int, skip_commands: bool = False, commands_only: bool = False
     ) -> Iterator[Record]:
-        if self._recent and position >= self._recent[0][0].position:
-            for records in list(self._recent):
-                for record in records:
-                    if record.position >= position and not (
-                        (skip_commands and record.is_command)
-                        or (commands_only and not record.is_command)
-                    ):
-                        yield record
+        recent = self._recent
+        if recent and position >= recent[0][0].position:
+            # Newest first to the append holding `position` (reads are near the tail), then on.
+            start = len(recent) - 1
+            while recent[start][0].position > position:
+                start -= 1
+            appends = list(itertools.islice(recent, start, None))
+            offset = max(position - appends[0][0].position, 0)
+            for records in appends:
+                for record in records[offset:] if offset else records:
+                    if skip_commands and record.is_command:
+                        continue
+                    if commands_only and not record.is_command:
+                        continue
+                    yield record
+                offset = 0
             return
         slot = max(bisect.bisect_right(self._first_positions, position) - 1, 0)
         if slot >= len(self._indexes):
