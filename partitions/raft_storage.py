@@ -28,6 +28,7 @@ from collections.abc import Sequence
 import pyarrow as pa
 
 from raybee.journal import Journal
+from raybee.partitions.files import write_atomically
 from raybee.raft import (
     CompactedError,
     ConfState,
@@ -49,29 +50,6 @@ KIND_KEY = b"raft.kind"
 CONF_KEY = b"raft.conf"
 # Recently appended entries are kept in memory: a leader re-reads them to send to followers.
 cached_entries_max = 8192
-
-
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomically(path: str, data: bytes) -> None:
-    """Write temp, fsync, rename over `path`, fsync the directory: old or new, never half."""
-    tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    _fsync_dir(os.path.dirname(os.path.abspath(path)))
 
 
 def conf_to_json(conf: ConfState) -> dict:

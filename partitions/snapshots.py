@@ -15,6 +15,8 @@ from pathlib import Path
 
 import crc32c
 
+from raybee.partitions.files import fsync_dir, fsync_file, write_atomically
+
 MANIFEST_NAME = "manifest.json"
 STATE_DIR_NAME = "state"
 SNAPSHOTS_KEPT = 2
@@ -45,14 +47,6 @@ def _file_crc32c(path: Path) -> int:
     return checksum
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class SnapshotStore:
     def __init__(self, root: str | os.PathLike, kept: int = SNAPSHOTS_KEPT):
         assert kept >= 1
@@ -73,21 +67,17 @@ class SnapshotStore:
         files = {}
         for file in sorted((partial / STATE_DIR_NAME).rglob("*")):
             if file.is_file():
-                with file.open("rb") as handle:
-                    os.fsync(handle.fileno())
+                fsync_file(file)
                 files[str(file.relative_to(partial))] = {
                     "bytes": file.stat().st_size,
                     "crc32c": _file_crc32c(file),
                 }
         manifest = {"position": position, "taken_at_ms": taken_at_ms, "files": files}
-        with (partial / MANIFEST_NAME).open("w") as handle:
-            json.dump(manifest, handle, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        _fsync_dir(partial / STATE_DIR_NAME)
-        _fsync_dir(partial)
+        write_atomically(partial / MANIFEST_NAME, json.dumps(manifest, sort_keys=True).encode())
+        fsync_dir(partial / STATE_DIR_NAME)
+        fsync_dir(partial)
         partial.rename(final)
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
         self._prune()
         return Snapshot(position, final)
 

@@ -9,6 +9,8 @@ import json
 import os
 from pathlib import Path
 
+from raybee.partitions.files import write_atomically
+
 from .exporter import Exporter, ExporterContext
 
 EXPORT_RECORDS_PER_CALL_MAX = 1_000
@@ -59,17 +61,7 @@ class ExporterDirector:
         self._store()
 
     def _store(self) -> None:
-        temporary = self.positions_file.with_suffix(".tmp")
-        with temporary.open("w") as handle:
-            json.dump(self.positions, handle, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.positions_file)
-        fd = os.open(self.positions_file.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        write_atomically(self.positions_file, json.dumps(self.positions, sort_keys=True).encode())
 
     def export_available(self, committed_position: int | None = None) -> int:
         """Hand every committed record not yet exported to each exporter; returns how many."""

@@ -13,6 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from raybee.partitions.files import fsync_dir, fsync_file
 from raybee.partitions.protocol import RECORD_SCHEMA, Record, records_to_batch
 
 from .exporter import Exporter, ExporterContext
@@ -83,14 +84,9 @@ class ParquetExporter(Exporter):
         name = f"records-p{self._context.partition_id}-{first:020d}-{last:020d}.parquet"
         temporary = self.directory / (name + ".tmp")
         pq.write_table(table, temporary, compression="zstd")
-        with open(temporary, "rb") as handle:
-            os.fsync(handle.fileno())
+        fsync_file(temporary)
         os.replace(temporary, self.directory / name)
-        directory_fd = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(directory_fd)
-        finally:
-            os.close(directory_fd)
+        fsync_dir(self.directory)
         self._last_written_position = last
         self._context.acknowledge(last)
 
