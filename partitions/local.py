@@ -30,12 +30,15 @@ class LocalPartition:
     def write_commands(self, commands: list[Record], request_stream_id: int = 1) -> list[Record]:
         """Stamp client commands with the clock and request ids and append them as one unit."""
         now_ms = self.clock()
+        position = self.log.last_position
         stamped = []
         for command in commands:
             if command.record_type != RecordType.COMMAND:
                 raise ValueError(f"clients write commands, not {command.record_type.name}")
+            position += 1
             stamped.append(
-                command._replace(
+                command.stamped(
+                    position=position,
                     timestamp_ms=now_ms,
                     partition_id=self.partition_id,
                     request_stream_id=request_stream_id,

@@ -50,7 +50,7 @@ class LogStream(ABC):
         for offset, record in enumerate(records):
             expected = next_position + offset
             if record.position == -1:
-                record = record._replace(position=expected)
+                record = record.stamped(position=expected)
             elif record.position != expected:
                 raise ValueError(
                     f"record {offset} of the append has position {record.position}, but the "

@@ -7,7 +7,6 @@ appends every follow-up record as ONE log append, commits, and only then hands b
 responses. A command at or below `last_processed_position` is never processed again.
 """
 
-import itertools
 import logging
 import traceback
 from collections import deque
@@ -18,6 +17,7 @@ from raybee.partitions.engine.appliers import EventAppliers
 from raybee.partitions.engine.context import ProcessingContext, ReadOnly, RecordSink
 from raybee.partitions.engine.job_streams import JobStreams
 from raybee.partitions.engine.processors import CommandProcessors
+from raybee.partitions.engine.stores.job_cache import JobCache
 from raybee.partitions.log_stream import LogStream
 from raybee.partitions.protocol import (
     ErrorIntent,
@@ -32,7 +32,6 @@ from raybee.partitions.protocol import (
 log = logging.getLogger(__name__)
 
 COMMANDS_PER_BATCH_MAX = 200
-JOB_CACHE_ENTRIES_MAX = 100_000
 REPLAY_RECORDS_PER_TRANSACTION_MAX = 10_000
 SCHEDULED_COMMANDS_PER_CHECK_MAX = 1_000
 
@@ -62,9 +61,9 @@ class StreamProcessor:
         self._applied_floor = EngineState(partition_id, view).positions.last_processed_position
         self._next_read_position = 1
         self._replaying = True
-        # Decoded job entries as of the last commit: the job a command names was usually
-        # written a batch or two ago. Bounded; only ever filled from committed batches.
-        self._committed_jobs: dict = {}
+        # What is known about jobs as of the last commit (decoded entries, activation floors):
+        # the job a command names was usually written a batch or two ago.
+        self._committed_jobs = JobCache()
         # Keys for which a scheduled command is in flight, so a checker does not repeat it.
         self._requested: dict[tuple[int, int], int] = {}
 
@@ -85,9 +84,9 @@ class StreamProcessor:
     def _replay_some(self) -> tuple[int, bool]:
         applied = 0
         consumed = 0
-        job_cache: dict = {}
+        job_cache = JobCache(self._committed_jobs)
         with self.store.transaction() as txn:
-            state = EngineState(self.partition_id, txn, txn, job_cache, self._committed_jobs)
+            state = EngineState(self.partition_id, txn, txn, job_cache)
             processed_before = state.positions.last_processed_position
             last_processed = processed_before
             reached_end = True
@@ -106,7 +105,7 @@ class StreamProcessor:
             if last_processed > processed_before:
                 state.positions.mark_processed(last_processed)
             state.flush()
-        self._remember_committed(job_cache)
+        job_cache.commit()
         return applied, reached_end
 
     # ------------------------------------------------------------------ processing
@@ -145,10 +144,9 @@ class StreamProcessor:
         self, commands: list[Record], last_processed: int, failed: dict[int, Exception]
     ) -> ProcessingResult:
         with self.store.transaction() as txn:
-            job_cache: dict = {}  # one batch's decoded jobs, shared by processors and appliers
-            committed = self._committed_jobs
-            state = EngineState(self.partition_id, txn, txn, job_cache, committed)
-            read_only = EngineState(self.partition_id, ReadOnly(txn), None, job_cache, committed)
+            job_cache = JobCache(self._committed_jobs)  # shared by processors and appliers
+            state = EngineState(self.partition_id, txn, txn, job_cache)
+            read_only = EngineState(self.partition_id, ReadOnly(txn), None, job_cache)
             sink = RecordSink(
                 self.partition_id,
                 self.log.last_position + 1,
@@ -185,18 +183,8 @@ class StreamProcessor:
                 # Nothing unread lies before our own records: skip them instead of reading back
                 # events this leader has already applied.
                 self._next_read_position = self.log.last_position + 1
-        self._remember_committed(job_cache)
+        job_cache.commit()
         return sink.result
-
-    def _remember_committed(self, job_cache: dict) -> None:
-        """After a commit: the batch's jobs are committed state now."""
-        committed = self._committed_jobs
-        committed.update(job_cache)
-        if len(committed) > JOB_CACHE_ENTRIES_MAX:
-            for key in list(
-                itertools.islice(committed, len(committed) - JOB_CACHE_ENTRIES_MAX // 2)
-            ):
-                del committed[key]
 
     def process_all(self) -> list[ProcessingResult]:
         results = []

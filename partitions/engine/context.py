@@ -19,6 +19,7 @@ from raybee.partitions.protocol import (
 
 from .job_streams import JobPush, JobStreams
 from .stores import IncidentStore, JobStore, KeyGenerator, PositionStore
+from .stores.job_cache import JobCache
 
 FOLLOW_UP_COMMANDS_PER_BATCH_MAX = 1_000
 
@@ -47,15 +48,8 @@ class ReadOnly:
 class EngineState:
     """Typed state over one reader (and, for appliers, one writer)."""
 
-    def __init__(
-        self,
-        partition_id: int,
-        reader,
-        writer=None,
-        job_cache: dict | None = None,
-        committed_jobs: dict | None = None,
-    ):
-        self.jobs = JobStore(reader, writer, job_cache, committed_jobs)
+    def __init__(self, partition_id: int, reader, writer=None, job_cache: JobCache | None = None):
+        self.jobs = JobStore(reader, writer, job_cache)
         self.incidents = IncidentStore(reader, writer)
         self.keys = KeyGenerator(partition_id, reader, writer)
         self.positions = PositionStore(reader, writer)

@@ -157,6 +157,17 @@ class Record(_RecordFields):
         """Build without checks, from fields already validated (the codec's fast path)."""
         return tuple.__new__(cls, fields)
 
+    def stamped(self, **fields: int) -> "Record":
+        """A copy with fields the log and the gateway assign (position, timestamp, partition,
+        request ids) set without re-validating the rest: the append path did this per record
+        through `_replace`, which cost ~8 % of a job lifecycle (measured with py-spy)."""
+        values = list(self)
+        for name, value in fields.items():
+            assert name in _STAMPED_FIELDS, f"{name} is not a stamped field"
+            assert type(value) is int and -1 <= value < _INT64_END, (name, value)
+            values[_FIELD_INDEX[name]] = value
+        return tuple.__new__(Record, values)
+
     def replace(self, **changes) -> "Record":
         """A validated copy with some fields changed."""
         return Record(**{**self._asdict(), **changes})
@@ -175,3 +186,7 @@ class Record(_RecordFields):
 
 
 RECORD_FIELD_NAMES = Record._fields
+_FIELD_INDEX = {name: index for index, name in enumerate(RECORD_FIELD_NAMES)}
+_STAMPED_FIELDS = frozenset(
+    {"position", "timestamp_ms", "partition_id", "request_stream_id", "request_id"}
+)

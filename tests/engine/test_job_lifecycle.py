@@ -339,3 +339,16 @@ def test_a_command_is_processed_once(partition):
     processor._next_read_position = 1
     assert processor.process_batch() is None
     assert [r for r in partition.log.read_from(1) if r.is_event] == events_before
+
+
+def test_activation_finds_a_lower_key_that_became_activatable_again(partition):
+    # Activation remembers where the first activatable job of a type was, to skip RocksDB's
+    # tombstones below it; a lower key that becomes activatable again must still come first.
+    k1, k2, k3 = (created_job(partition) for _ in range(3))
+    assert partition.execute(activate(max_jobs=2)).value.job_keys == [k1, k2]
+    assert partition.execute(activate(max_jobs=1)).value.job_keys == [k3]
+    k4 = created_job(partition)
+    partition.execute(job_command(JobIntent.YIELD, k2))
+    assert partition.execute(activate(max_jobs=1)).value.job_keys == [k2]
+    partition.execute(job_command(JobIntent.FAIL, k1, retries=1))
+    assert partition.execute(activate(max_jobs=5)).value.job_keys == [k1, k4]

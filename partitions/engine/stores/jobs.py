@@ -8,6 +8,7 @@ from enum import StrEnum
 from raybee.partitions.protocol import JobRecordValue
 
 from ..families import EMPTY, JOB_BACKOFFS, JOB_DEADLINES, JOBS, JOBS_ACTIVATABLE
+from .job_cache import ABSENT, JobCache
 
 
 class JobState(StrEnum):
@@ -18,36 +19,25 @@ class JobState(StrEnum):
     ERROR_THROWN = "ERROR_THROWN"
 
 
-_ABSENT = object()
-
-
 class JobStore:
     """Reads for everyone; the mutating methods are for event appliers only.
 
-    `cache` (key -> (state, job) or None) is shared by the read-only and the mutable store of
-    one batch: a job a processor read is not read and decoded again by its applier. It is only
-    valid for the transaction both stores wrap.
+    `cache` is shared by the read-only and the mutable store of one batch (a job a processor
+    read is not read and decoded again by its applier); see job_cache.py.
     """
 
-    def __init__(
-        self, reader, writer=None, cache: dict | None = None, committed: dict | None = None
-    ):
+    def __init__(self, reader, writer=None, cache: JobCache | None = None):
         self._reader = reader
         self._writer = writer
-        self._cache = {} if cache is None else cache
-        # Entries as committed by earlier batches (read-only here; the stream processor merges
-        # a batch's cache into it after the batch commits, and drops it on abort).
-        self._committed = committed if committed is not None else {}
+        self._cache = JobCache() if cache is None else cache
 
     # ------------------------------------------------------------------ reads
     def entry(self, key: int) -> tuple[JobState, JobRecordValue] | None:
-        cached = self._cache.get(key, _ABSENT)
-        if cached is _ABSENT:
-            cached = self._committed.get(key, _ABSENT)
-            if cached is _ABSENT:
-                raw = self._reader.get(JOBS, key)
-                cached = None if raw is None else (JobState(raw[0]), raw[1])
-            self._cache[key] = cached
+        cached = self._cache.entry(key)
+        if cached is ABSENT:
+            raw = self._reader.get(JOBS, key)
+            cached = None if raw is None else (JobState(raw[0]), raw[1])
+            self._cache.entries[key] = cached
         return cached
 
     def get(self, key: int) -> JobRecordValue | None:
@@ -59,7 +49,20 @@ class JobStore:
         return None if entry is None else entry[0]
 
     def activatable_keys(self, job_type: str) -> Iterator[int]:
-        for (_, key), _ in self._reader.prefix(JOBS_ACTIVATABLE, (job_type,)):
+        """Activatable jobs of a type, lowest key first."""
+        floor = self._cache.floor(job_type)
+        if floor is None:
+            entries = self._reader.prefix(JOBS_ACTIVATABLE, (job_type,))
+        else:
+            entries = self._reader.range(JOBS_ACTIVATABLE, (job_type, floor), None)
+        first = True
+        for (entry_type, key), _ in entries:
+            if entry_type != job_type:
+                break
+            if first:
+                # Nothing activatable of this type lies below the first live entry.
+                self._cache.floors[job_type] = key
+                first = False
             yield key
 
     def deadlines_before(self, time_ms: int) -> Iterator[tuple[int, int]]:
@@ -103,7 +106,7 @@ class JobStore:
     def remove(self, key: int) -> None:
         self._clear_indexes(key, *self._existing(key))
         self._writer.delete(JOBS, key)
-        self._cache[key] = None
+        self._cache.entries[key] = None
 
     # ------------------------------------------------------------------ internals
     def _existing(self, key: int) -> tuple[JobState, JobRecordValue]:
@@ -119,12 +122,13 @@ class JobStore:
                 self._clear_indexes(key, *previous)
             if state == JobState.ACTIVATABLE:
                 self._writer.put(JOBS_ACTIVATABLE, (job.type, key), EMPTY)
+                self._cache.lower_floor(job.type, key)
             elif state == JobState.ACTIVATED:
                 self._writer.put(JOB_DEADLINES, (job.deadline_ms, key), EMPTY)
             elif state == JobState.FAILED and job.recurring_time_ms >= 0:
                 self._writer.put(JOB_BACKOFFS, (job.recurring_time_ms, key), EMPTY)
         self._writer.put(JOBS, key, (state.value, job))
-        self._cache[key] = (state, job)
+        self._cache.entries[key] = (state, job)
 
     def _clear_indexes(self, key: int, state: JobState, job: JobRecordValue) -> None:
         if state == JobState.ACTIVATABLE:
