@@ -352,3 +352,16 @@ def test_activation_finds_a_lower_key_that_became_activatable_again(partition):
     assert partition.execute(activate(max_jobs=1)).value.job_keys == [k2]
     partition.execute(job_command(JobIntent.FAIL, k1, retries=1))
     assert partition.execute(activate(max_jobs=5)).value.job_keys == [k1, k4]
+
+
+def test_fetching_some_variables_does_not_drop_the_others(partition, clock):
+    key = created_job(partition, variables={"a": 1, "b": 2})
+    (first,) = partition.execute(activate(fetch_variables=["a"], timeout_ms=10)).value.jobs
+    assert first.variables == {"a": 1}
+    clock.advance(10)
+    partition.tick()  # timed out
+    (second,) = partition.execute(activate()).value.jobs
+    assert second.variables == {"a": 1, "b": 2}
+    from raybee.partitions.engine import EngineState
+
+    assert EngineState(1, partition.store.view()).jobs.get(key).variables == {"a": 1, "b": 2}
