@@ -365,3 +365,13 @@ def test_fetching_some_variables_does_not_drop_the_others(partition, clock):
     from raybee.partitions.engine import EngineState
 
     assert EngineState(1, partition.store.view()).jobs.get(key).variables == {"a": 1, "b": 2}
+
+
+def test_failing_or_throwing_keeps_the_job_variables_and_merges_new_ones(partition):
+    key = activated_job(partition, variables={"a": 1})
+    partition.execute(job_command(JobIntent.FAIL, key, retries=2, variables={"b": 2}))
+    (job,) = partition.execute(activate()).value.jobs
+    assert job.variables == {"a": 1, "b": 2}
+    partition.execute(job_command(JobIntent.FAIL, key, retries=1))
+    (job,) = partition.execute(activate()).value.jobs
+    assert job.variables == {"a": 1, "b": 2}

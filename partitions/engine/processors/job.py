@@ -124,7 +124,8 @@ class FailJob:
             retry_backoff_ms=request.retry_backoff_ms,
             recurring_time_ms=ctx.now_ms + request.retry_backoff_ms if backoff else -1,
             error_message=request.error_message,
-            variables=request.variables,
+            # Variables sent with the command are merged into the job's, never replace them.
+            variables={**job.variables, **request.variables},
         )
         ctx.respond(ctx.append_event(command.key, JobIntent.FAILED, failed))
         if request.retries > 0 and not backoff:
@@ -199,7 +200,8 @@ class ThrowJobError:
             job,
             error_code=request.error_code,
             error_message=request.error_message,
-            variables=request.variables,
+            # Variables sent with the command are merged into the job's, never replace them.
+            variables={**job.variables, **request.variables},
         )
         ctx.respond(ctx.append_event(command.key, JobIntent.ERROR_THROWN, thrown))
         # No catch event at the partition level (BPMN boundary events catch it in the engine).
