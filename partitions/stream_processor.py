@@ -59,7 +59,9 @@ class StreamProcessor:
         view = store.view()
         # Events whose command is at or below this were applied before (snapshot or earlier run).
         self._applied_floor = EngineState(partition_id, view).positions.last_processed_position
-        self._next_read_position = 1
+        # Every record at or below the floor is already reflected in state (an event's position
+        # is above its command's), so a restart from a snapshot reads only the log after it.
+        self._next_read_position = max(self._applied_floor, 0) + 1
         self._replaying = True
         # What is known about jobs as of the last commit (decoded entries, activation floors):
         # the job a command names was usually written a batch or two ago.

@@ -26,6 +26,7 @@ def replayed_from_scratch(tmp_path, log, name="scratch"):
 def recovered(snapshot, tmp_path, log, name):
     store = RocksDBStore.open_checkpoint(snapshot.state_path, tmp_path / name, ENGINE_FAMILIES)
     processor = StreamProcessor(store, log, 1, FakeClock())
+    assert processor._next_read_position == snapshot.position + 1, "reads only after the snapshot"
     applied = processor.replay()
     return store, applied
 
