@@ -712,8 +712,10 @@ class Journal:
         finally:
             self._release()
 
-    def _abandon(self) -> None:
-        """Release the files without flushing or writing anything, as a crash would (tests)."""
+    def crash(self) -> None:
+        """Release the files without flushing or writing anything, as a process crash would:
+        what was not flushed may be lost or torn at the next open. For tests, the demo and the
+        benchmarks."""
         self._release()
 
     def _release(self) -> None:

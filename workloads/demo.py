@@ -63,7 +63,7 @@ def _journal_part(root: Path) -> None:
     journal.append(1, records_to_batch(records[:50]))  # written, never flushed
     segment = sorted(p for p in path.iterdir() if p.suffix == ".arrow" or "segment" in p.name)[-1]
     size = segment.stat().st_size
-    journal._abandon()  # the process dies: no flush, no close
+    journal.crash()  # the process dies: no flush, no close
     say(f"  appended 6 entries of Arrow record batches; flushed through index {flushed}")
     with open(segment, "r+b") as handle:  # and the last entry reached the disk only in part
         handle.truncate(size - 700)
@@ -190,9 +190,8 @@ def _raft_part(root: Path) -> None:
         f"  500 more records committed on the survivors: {survivors}; every record, the "
         f"{acknowledged} acknowledged before the crash included, applied once on each: {intact}"
     )
-    group.storages[1].close()
     group.committed_records[1] = 0  # its state machine restarts empty and re-applies the log
-    group._start(1, group._open(1))  # the crashed replica restarts from its own disk
+    group.restart(1)  # the crashed replica restarts from its own disk
     for _ in range(3):
         for node in group.nodes.values():
             node.tick()
@@ -235,6 +234,8 @@ def _figures() -> None:
 def run_demo(directory: str | None = None) -> int:
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     logging.basicConfig(level=logging.WARNING, format="  [%(name)s] %(message)s")
+    # The demo prints the journal's recovery report itself, in plainer words.
+    logging.getLogger("raybee.journal").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(dir=directory) as tmp:
         root = Path(tmp)
         _journal_part(root)

@@ -58,7 +58,7 @@ def test_torn_tail_at_every_byte_of_the_last_two_entries(jdir):
         j.flush()
     j.append(1, make_batch(flushed + 1, 2))
     j.append(2, make_batch(flushed + 2, 3), {"k": b"v"})
-    j._abandon()  # a crash: no flush, no metadata rewrite
+    j.crash()  # a crash: no flush, no metadata rewrite
     (name,) = segment_files(jdir)
     path = os.path.join(jdir, name)
     entries = _entries(path)
@@ -87,10 +87,10 @@ def test_torn_tail_at_every_byte_of_the_last_two_entries(jdir):
         assert j.append(2, make_batch(0, 1)) == complete + 1
         if cut % 16 == 0:  # the appended entry survives a reopen too (sampled: fsyncs cost)
             j.flush()
-            j._abandon()
+            j.crash()
             j = Journal.open(jdir)
             assert [e.index for e in j.read_from(1)][-1] == complete + 1
-        j._abandon()
+        j.crash()
     assert reports == end - start - 2, "every cut that was not at a boundary was reported"
 
 
@@ -135,7 +135,7 @@ def test_bit_flip_in_a_flushed_entry_is_detected(jdir, closed):
     for i in range(1, 9):
         j.append(1, make_batch(i, 2), {"m": b"x"} if i == 5 else None)
         j.flush()
-    j.close() if closed else j._abandon()  # after a crash only the flush markers vouch
+    j.close() if closed else j.crash()  # after a crash only the flush markers vouch
     (name,) = segment_files(jdir)
     path = os.path.join(jdir, name)
     with open(path, "rb") as f:
@@ -162,7 +162,7 @@ def test_bit_flip_in_a_segment_header_is_detected(jdir, closed):
     for i in range(1, 80):
         j.append(1, make_batch(i, 2))
         j.flush()
-    j.close() if closed else j._abandon()  # after a crash the markers in the segment vouch
+    j.close() if closed else j.crash()  # after a crash the markers in the segment vouch
     names = segment_files(jdir)
     assert len(names) >= 2
     original = snapshot_files(jdir)
@@ -188,7 +188,7 @@ def test_damaged_unflushed_tail_is_truncated_and_reported(jdir):
     j.flush()
     j.append(1, make_batch(6, 2))
     j.append(1, make_batch(7, 2))
-    j._abandon()
+    j.crash()
     (name,) = segment_files(jdir)
     path = os.path.join(jdir, name)
     entries = _entries(path)
@@ -222,7 +222,7 @@ def test_damage_found_by_a_read_raises(jdir):
     assert (info.value.path, info.value.offset) == (path, offset)
     with pytest.raises(CorruptedJournalError):
         list(j.read_from(1))
-    j._abandon()
+    j.crash()
 
 
 def test_missing_segment_or_metadata_is_corruption(jdir):
@@ -277,7 +277,7 @@ def test_crash_between_the_steps_of_a_roll(jdir, point):
             index = j.append(1, make_batch(index + 1, 2)) if index == j.last_index else index
             flushed = j.flush()
     assert hits == [point], "the crash happened exactly once, at the point"
-    j._abandon()
+    j.crash()
     before = snapshot_files(jdir)
     variants = [before]
     # A power loss can also leave the new segment's header half written.
@@ -336,7 +336,7 @@ def test_crash_inside_truncate_compact_reset(jdir, point, operation):
         else:
             j.reset(1000)
     assert hits == [point]
-    j._abandon()
+    j.crash()
     j = Journal.open(jdir)
     # Either the operation is complete or it never happened, and the journal is consistent.
     if operation == "truncate":
@@ -362,7 +362,7 @@ def test_unflushed_tail_lost_as_zeros_is_truncated(jdir):
     j.flush()
     for i in range(6, 9):
         j.append(1, make_batch(i, 2))
-    j._abandon()
+    j.crash()
     (name,) = segment_files(jdir)
     path = os.path.join(jdir, name)
     start = _entries(path)[6][0]

@@ -120,7 +120,7 @@ class JournalModel(RuleBasedStateMachine):
     def crash_and_reopen(self):
         # A process crash: what was written is in the page cache and survives; only the
         # metadata file may be behind.
-        self.journal._abandon()
+        self.journal.crash()
         self.journal = Journal.open(self.path, segment_size_bytes_max=c.segment_size_bytes_min)
         assert not self.journal.recovery_report.truncated
         self.flushed = self.last
@@ -135,7 +135,7 @@ class JournalModel(RuleBasedStateMachine):
         flushed = j.last_flushed_index
         seg = j._segments[-1] if j._segments else None
         vanish = seg is not None and j._dir_sync_pending and seg.first_index > flushed
-        j._abandon()
+        j.crash()
         if seg is not None and vanish and data.draw(st.booleans(), label="segment vanishes"):
             os.unlink(seg.path)
         elif seg is not None and seg.last_index > flushed:
