@@ -44,6 +44,27 @@ from .types import ConfChange, ConfChangeKind, ConfState, Entry, EntryKind, Read
 TRACE_LINES_MAX = 400
 
 
+# Every fault the simulator injects, by the name its counters and the bench report use.
+FAULT_KINDS = (
+    "drops",
+    "duplicates",
+    "delays",
+    "partitions",
+    "one_way_partitions",
+    "heals",
+    "crashes",
+    "crashes_after_flush",
+    "crashes_before_send",
+    "torn_writes",
+    "lost_writes",
+    "restarts",
+    "wipes",
+    "churns",
+    "snapshots",
+    "transfers",
+)
+
+
 class SimulationFailure(AssertionError):
     def __init__(self, seed: int, what: str, trace: list[str]) -> None:
         tail = "\n".join(trace[-60:])
@@ -221,27 +242,7 @@ class Simulator:
         self.tick_now = 0
         self.seq = 0
         self.trace: deque[str] = deque(maxlen=None if trace_messages else TRACE_LINES_MAX)
-        self.faults = dict.fromkeys(
-            (
-                "drops",
-                "duplicates",
-                "delays",
-                "partitions",
-                "one_way_partitions",
-                "heals",
-                "crashes",
-                "crashes_after_flush",
-                "crashes_before_send",
-                "torn_writes",
-                "lost_writes",
-                "restarts",
-                "wipes",
-                "churns",
-                "snapshots",
-                "transfers",
-            ),
-            0,
-        )
+        self.faults = dict.fromkeys(FAULT_KINDS, 0)
         self.steps = 0
         self.stats = dict.fromkeys(("elections", "snapshot_installs", "conf_changes"), 0)
         # Invariant state.

@@ -10,30 +10,12 @@ import pytest
 
 from raybee.raft import VoteResponse
 from raybee.raft import node as raft_node
-from raybee.raft.testing import SimDisk, SimulationFailure, Simulator, run_simulation
+from raybee.raft.testing import FAULT_KINDS, SimDisk, SimulationFailure, Simulator, run_simulation
 
 SEED_COUNT = int(os.environ.get("RAYBEE_SIM_SEEDS", "1000"))
 SEED_BASE = int(os.environ.get("RAYBEE_SIM_SEED_BASE", "0"))
 REPLAY = os.environ.get("RAYBEE_SIM_SEED")
 CHUNKS = 10
-FAULT_KINDS = (
-    "drops",
-    "duplicates",
-    "delays",
-    "partitions",
-    "one_way_partitions",
-    "heals",
-    "crashes",
-    "crashes_after_flush",
-    "crashes_before_send",
-    "torn_writes",
-    "lost_writes",
-    "restarts",
-    "wipes",
-    "churns",
-    "snapshots",
-    "transfers",
-)
 
 _totals: dict[str, int] = {}
 
