@@ -5,8 +5,8 @@ since it may not import from partitions."""
 import os
 
 
-def fsync_dir(path: str | os.PathLike) -> None:
-    """Make a directory's entries (a created, renamed or removed file) durable."""
+def fsync_path(path: str | os.PathLike) -> None:
+    """fsync a file (its data) or a directory (its entries: files created, renamed, removed)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -14,12 +14,7 @@ def fsync_dir(path: str | os.PathLike) -> None:
         os.close(fd)
 
 
-def fsync_file(path: str | os.PathLike) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+fsync_dir = fsync_file = fsync_path
 
 
 def write_atomically(path: str | os.PathLike, data: bytes) -> None:
