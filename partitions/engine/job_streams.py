@@ -45,9 +45,6 @@ class JobStreams:
             if not self._by_type[job_type]:
                 del self._by_type[job_type]
 
-    def has(self, stream_id: int) -> bool:
-        return any(s.stream_id == stream_id for ss in self._by_type.values() for s in ss)
-
     def next_for(self, job_type: str) -> JobStream | None:
         streams = self._by_type.get(job_type)
         if not streams:

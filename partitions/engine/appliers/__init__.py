@@ -38,6 +38,3 @@ class EventAppliers:
             )
         applier(state, record)
         state.keys.observe(record.key)
-
-    def handles(self, value_type: ValueType, intent: IntEnum, version: int = 1) -> bool:
-        return (int(value_type), int(intent), version) in self._appliers

@@ -74,10 +74,6 @@ class JobStore:
         for (due_ms, key), _ in self._reader.range(JOB_BACKOFFS, None, (time_ms,)):
             yield due_ms, key
 
-    def next_deadline_ms(self) -> int | None:
-        first = self._reader.first(JOB_DEADLINES)
-        return None if first is None else first[0][0]
-
     # ------------------------------------------------------------------ writes (appliers)
     def create(self, key: int, job: JobRecordValue) -> None:
         assert self.entry(key) is None, f"job {key} created twice"
