@@ -5,7 +5,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER := 0
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint wheel-check bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,18 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 
-test: $(STAMP) lint
+# A non-editable install of the built wheel, as `ray up` does on every node: every module
+# must import from it (dependencies come from .venv; the check runs outside the source tree).
+WHEEL_DIR := build/wheel
+WHEEL_INSTALL := build/wheel-install
+wheel-check: $(STAMP)
+	rm -rf $(WHEEL_DIR) $(WHEEL_INSTALL) build/lib
+	$(VENV)/bin/pip wheel --quiet --no-deps -w $(WHEEL_DIR) .
+	$(VENV)/bin/pip install --quiet --no-deps --target $(WHEEL_INSTALL) $(WHEEL_DIR)/raybee-*.whl
+	cd $(WHEEL_INSTALL) && PYTHONPATH=$(CURDIR)/$(WHEEL_INSTALL) $(CURDIR)/$(VENV)/bin/python \
+		$(CURDIR)/tests/packaging/import_every_module.py $(CURDIR)/$(WHEEL_INSTALL)
+
+test: $(STAMP) lint wheel-check
 	$(VENV)/bin/python -m pytest -q tests
 
 # Every figure in docs/benchmarks.md, one JSON object per area (minutes; run on a quiet machine).
