@@ -118,7 +118,7 @@ def test_fail_without_retries_raises_an_incident_and_resolve_brings_it_back(part
 
 def test_timeout_makes_the_job_activatable_again(partition, clock):
     key = activated_job(partition)
-    clock.advance(999)
+    clock.advance(1000)  # the deadline itself: the job is still the worker's
     partition.tick()
     assert state_of(partition, key) == JobState.ACTIVATED
     clock.advance(1)
@@ -199,9 +199,41 @@ MISSING = (1 << 51) + 999_999
         ),
         (
             lambda k: job_command(JobIntent.FAIL, k, retries=1),
+            "error",
+            RejectionType.INVALID_STATE,
+            "Expected to fail job with key '{k}', but it is in state 'ERROR_THROWN'",
+        ),
+        (
+            lambda k: job_command(JobIntent.FAIL, k, retries=1),
+            "failed",
+            RejectionType.INVALID_STATE,
+            "Expected to fail job with key '{k}', but it is in state 'FAILED'",
+        ),
+        (
+            lambda k: job_command(JobIntent.FAIL, k, retries=1, retry_backoff_ms=-1),
+            "activated",
+            RejectionType.INVALID_ARGUMENT,
+            "Expected a retry back-off between 0 and 604800000 ms to fail job with key '{k}', "
+            "got -1",
+        ),
+        (
+            lambda k: job_command(JobIntent.TIME_OUT, k),
+            None,
+            RejectionType.NOT_FOUND,
+            "Expected to time out job with key '{k}', but no such job was found",
+        ),
+        (
+            lambda k: job_command(JobIntent.UPDATE_TIMEOUT, k, timeout_ms=0),
+            "activated",
+            RejectionType.INVALID_ARGUMENT,
+            "Expected a timeout of at least 1 ms to update job with key '{k}', got 0",
+        ),
+        (
+            lambda k: job_command(JobIntent.UPDATE_TIMEOUT, k, timeout_ms=10),
             "created",
             RejectionType.INVALID_STATE,
-            "Expected to fail job with key '{k}', but it is in state 'ACTIVATABLE'",
+            "Expected to update the timeout of job with key '{k}', but it is in state "
+            "'ACTIVATABLE'",
         ),
         (
             lambda k: job_command(JobIntent.FAIL, k, retries=-1),
@@ -358,7 +390,7 @@ def test_fetching_some_variables_does_not_drop_the_others(partition, clock):
     key = created_job(partition, variables={"a": 1, "b": 2})
     (first,) = partition.execute(activate(fetch_variables=["a"], timeout_ms=10)).value.jobs
     assert first.variables == {"a": 1}
-    clock.advance(10)
+    clock.advance(11)
     partition.tick()  # timed out
     (second,) = partition.execute(activate()).value.jobs
     assert second.variables == {"a": 1, "b": 2}
@@ -367,11 +399,20 @@ def test_fetching_some_variables_does_not_drop_the_others(partition, clock):
     assert EngineState(1, partition.store.view()).jobs.get(key).variables == {"a": 1, "b": 2}
 
 
-def test_failing_or_throwing_keeps_the_job_variables_and_merges_new_ones(partition):
+def test_fail_and_throw_error_events_carry_the_commands_variables_and_the_job_keeps_its_own(
+    partition,
+):
+    # The command's variables are for the process scope (the BPMN engine's business): the
+    # event carries them, the stored job is not changed by them.
     key = activated_job(partition, variables={"a": 1})
-    partition.execute(job_command(JobIntent.FAIL, key, retries=2, variables={"b": 2}))
+    failed = partition.execute(job_command(JobIntent.FAIL, key, retries=2, variables={"b": 2}))
+    assert failed.value.variables == {"b": 2}
     (job,) = partition.execute(activate()).value.jobs
-    assert job.variables == {"a": 1, "b": 2}
-    partition.execute(job_command(JobIntent.FAIL, key, retries=1))
-    (job,) = partition.execute(activate()).value.jobs
-    assert job.variables == {"a": 1, "b": 2}
+    assert job.variables == {"a": 1}
+    thrown = partition.execute(
+        job_command(JobIntent.THROW_ERROR, key, error_code="E", variables={"c": 3})
+    )
+    assert thrown.value.variables == {"c": 3}
+    from raybee.partitions.engine import EngineState
+
+    assert EngineState(1, partition.store.view()).jobs.get(key).variables == {"a": 1}

@@ -96,7 +96,7 @@ class JobLifecycle(RuleBasedStateMachine):
         command = job_command(JobIntent.FAIL, key, retries=retries)
         if job is None:
             self.expect(command, rejection=RejectionType.NOT_FOUND)
-        elif job["state"] != "ACTIVATED":
+        elif job["state"] not in ("ACTIVATABLE", "ACTIVATED"):
             self.expect(command, rejection=RejectionType.INVALID_STATE)
         else:
             self.expect(command, JobIntent.FAILED)
@@ -166,7 +166,8 @@ class JobLifecycle(RuleBasedStateMachine):
         self.clock.advance(ms)
         self.partition.tick()
         for job in self.jobs.values():
-            if job["state"] == "ACTIVATED" and job["deadline"] <= self.clock():
+            # Timed out only once the deadline is strictly in the past.
+            if job["state"] == "ACTIVATED" and job["deadline"] < self.clock():
                 job.update(state="ACTIVATABLE", deadline=-1)
 
     @invariant()

@@ -63,7 +63,7 @@ def test_timed_out_and_failed_jobs_are_pushed_again(partition, clock):
     partition.open_job_stream(
         JobStream(9, "payment", "w", 1000), lambda push: got.append(push) or True
     )
-    clock.advance(100)
+    clock.advance(101)  # a job times out once its deadline is strictly in the past
     partition.tick()
     assert [p.job_key for p in got] == [key], "pushed after its time-out"
     partition.execute(job_command(JobIntent.FAIL, key, retries=2))

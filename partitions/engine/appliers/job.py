@@ -1,6 +1,13 @@
-"""Appliers of job events."""
+"""Appliers of job events.
 
-from raybee.partitions.protocol import JobIntent, ValueType
+FAILED and ERROR_THROWN were edited in place, not given a version 2, when their events began
+to carry the command's variables (and FAILED the worker and deadline): raybee has not been
+released, so no log written with the earlier meaning has to replay, and `append_event` cannot
+yet write any record version but 1. From the first release on, a changed meaning is a new
+version and the old applier stays as it is.
+"""
+
+from raybee.partitions.protocol import JobIntent, ValueType, evolve
 
 from ..stores import JobState
 from . import applies
@@ -23,7 +30,20 @@ def canceled(state, record):
 
 @applies(ValueType.JOB, JobIntent.FAILED)
 def failed(state, record):
-    job = record.value
+    """The event names the job as the worker failed it (its worker and deadline) with the
+    command's variables; the stored job keeps its own variables and no worker holds it."""
+    event = record.value
+    stored = state.jobs.get(record.key)
+    assert stored is not None, f"job {record.key} failed but not stored"
+    job = evolve(
+        stored,
+        retries=event.retries,
+        retry_backoff_ms=event.retry_backoff_ms,
+        recurring_time_ms=event.recurring_time_ms,
+        error_message=event.error_message,
+        worker="",
+        deadline_ms=-1,
+    )
     if job.retries > 0 and job.recurring_time_ms >= 0:
         state.jobs.fail_with_backoff(record.key, job)
     elif job.retries > 0:
@@ -59,4 +79,16 @@ def timeout_updated(state, record):
 
 @applies(ValueType.JOB, JobIntent.ERROR_THROWN)
 def error_thrown(state, record):
-    state.jobs.park(record.key, record.value, JobState.ERROR_THROWN)
+    """The event carries the command's variables (for the catch event's scope); the stored job
+    keeps its own."""
+    event = record.value
+    stored = state.jobs.get(record.key)
+    assert stored is not None, f"error thrown for job {record.key}, which is not stored"
+    job = evolve(
+        stored,
+        error_code=event.error_code,
+        error_message=event.error_message,
+        worker="",
+        deadline_ms=-1,
+    )
+    state.jobs.park(record.key, job, JobState.ERROR_THROWN)

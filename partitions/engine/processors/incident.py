@@ -29,6 +29,9 @@ class ResolveIncident:
                 )
                 return
         ctx.respond(ctx.append_event(key, IncidentIntent.RESOLVED, incident))
+        # "When the incident is resolved, the job can be activated by a worker again"
+        # (https://docs.camunda.io/docs/components/concepts/incidents/): the applier made it
+        # ACTIVATABLE, so a job stream may take it at once.
         if incident.job_key != NO_KEY:
             job = ctx.state.jobs.get(incident.job_key)
             if job is not None and ctx.state.jobs.state(incident.job_key) == JobState.ACTIVATABLE:

@@ -1,6 +1,13 @@
 """Processors of job commands. Each checks the command against the job's lifecycle
 (ACTIVATABLE -> ACTIVATED -> COMPLETED, and FAILED / ERROR_THROWN beside it) and writes the
-event, or a rejection naming the key and the state it found."""
+event, or a rejection naming the key and the state it found.
+
+Zeebe's clients drive these jobs, so the rules follow Zeebe's documented behaviour; each rule
+names its source beside it. Sources used throughout:
+- GATEWAY_PROTO: https://github.com/camunda/camunda/blob/main/zeebe/gateway-protocol/src/main/proto/gateway.proto
+  (the Apache-2.0 gateway protocol: request fields and each RPC's errors);
+- REST_FAIL_JOB: https://docs.camunda.io/docs/apis-tools/orchestration-cluster-api-rest/specifications/fail-job/
+"""
 
 from raybee.partitions.protocol import (
     IncidentIntent,
@@ -65,6 +72,12 @@ def raise_job_incident(
     ctx.append_event(ctx.next_key(), IncidentIntent.CREATED, incident)
 
 
+def push_stored(ctx: ProcessingContext, key: int) -> None:
+    """Offer the job as state now holds it (after the event's applier ran) to a job stream: the
+    event may carry what the command sent rather than what the job is."""
+    push_to_stream(ctx, key, ctx.state.jobs.get(key))
+
+
 def released(job: JobRecordValue, **changes) -> JobRecordValue:
     """The job as it looks once no worker holds it."""
     return evolve(job, deadline_ms=-1, worker="", **changes)
@@ -114,22 +127,32 @@ class FailJob:
                 f"Expected a retry back-off between 0 and {RETRY_BACKOFF_MS_MAX} ms to fail job "
                 f"with key '{command.key}', got {request.retry_backoff_ms}",
             )
-        job = job_in_state(ctx, "fail", ACTIVATED)
+        # A slow worker may fail a job that already timed out and is ACTIVATABLE again: only a
+        # job in neither state is refused. REST_FAIL_JOB, 409: "in the wrong state (i.e: not
+        # ACTIVATED or ACTIVATABLE)"; https://github.com/camunda/camunda/issues/3757 ("I can
+        # fail a job without activating it"). GATEWAY_PROTO's FailJob comment still says "the
+        # job was not activated"; the newer REST contract is the one followed here.
+        job = job_in_state(ctx, "fail", ACTIVATABLE_OR_ACTIVATED)
         if job is None:
             return
         backoff = request.retries > 0 and request.retry_backoff_ms > 0
-        failed = released(
+        failed = evolve(
             job,
+            # The event keeps the job's worker and deadline as they were when it failed (a
+            # failed job's record in Zeebe still names them:
+            # https://github.com/camunda/camunda/issues/16884); the applier releases the job.
             retries=request.retries,
             retry_backoff_ms=request.retry_backoff_ms,
             recurring_time_ms=ctx.now_ms + request.retry_backoff_ms if backoff else -1,
             error_message=request.error_message,
-            # Variables sent with the command are merged into the job's, never replace them.
-            variables={**job.variables, **request.variables},
+            # The event carries the COMMAND's variables: GATEWAY_PROTO FailJobRequest.variables
+            # "will instantiate the variables at the local scope of the job's associated task",
+            # which is the BPMN engine's business. The stored job keeps its own (the applier).
+            variables=request.variables,
         )
         ctx.respond(ctx.append_event(command.key, JobIntent.FAILED, failed))
         if request.retries > 0 and not backoff:
-            push_to_stream(ctx, command.key, failed)
+            push_stored(ctx, command.key)
         if request.retries == 0:
             message = request.error_message or "No more retries left."
             raise_job_incident(ctx, command.key, failed, "JOB_NO_RETRIES", message)
@@ -138,14 +161,22 @@ class FailJob:
 @processes(ValueType.JOB, JobIntent.TIME_OUT)
 class TimeOutJob:
     def process(self, command, ctx: ProcessingContext) -> None:
+        # An unknown job is NOT_FOUND, as for every job RPC in GATEWAY_PROTO ("NOT_FOUND: no
+        # job was found with the given key"); TIME_OUT is the engine's own command.
         job = job_in_state(ctx, "time out", ACTIVATED)
         if job is None:
             return
-        if job.deadline_ms > ctx.now_ms:
+        # A job times out only once its deadline is strictly in the past: the deadline is
+        # "the unix timestamp until when the job is exclusively assigned to this worker. If the
+        # deadline is exceeded, it can happen that the job is handed to another worker" (Zeebe's
+        # JobRecordValue.getDeadline, https://hauptmedia.github.io/zeebe-exporter-types/interfaces/jobrecordvalue.html);
+        # "If a job is not completed within this time then it can be requested again"
+        # (https://docs.camunda.io/docs/components/concepts/job-workers/).
+        if job.deadline_ms >= ctx.now_ms:
             return ctx.reject(
                 RejectionType.INVALID_STATE,
                 f"Expected to time out job with key '{command.key}', but its deadline "
-                f"{job.deadline_ms} is after the command's time {ctx.now_ms}",
+                f"{job.deadline_ms} is not before the command's time {ctx.now_ms}",
             )
         timed_out = released(job)
         ctx.respond(ctx.append_event(command.key, JobIntent.TIMED_OUT, timed_out))
@@ -156,6 +187,7 @@ class TimeOutJob:
 class UpdateJobRetries:
     def process(self, command, ctx: ProcessingContext) -> None:
         retries = command.value.retries
+        # GATEWAY_PROTO UpdateJobRetries: "INVALID_ARGUMENT: retries is not greater than 0".
         if retries < 1:
             return invalid(
                 ctx,
@@ -177,6 +209,8 @@ class UpdateJobTimeout:
                 ctx,
                 f"Expected a timeout of at least 1 ms to update job with key '{command.key}', got {timeout_ms}",
             )
+        # GATEWAY_PROTO UpdateJobTimeout: "INVALID_STATE: no deadline exists for the given job
+        # key" (only an ACTIVATED job has one).
         job = job_in_state(ctx, "update the timeout of", ACTIVATED)
         if job is None:
             return
@@ -200,8 +234,11 @@ class ThrowJobError:
             job,
             error_code=request.error_code,
             error_message=request.error_message,
-            # Variables sent with the command are merged into the job's, never replace them.
-            variables={**job.variables, **request.variables},
+            # The event carries the COMMAND's variables: GATEWAY_PROTO ThrowErrorRequest.variables
+            # "will instantiate the variables at the local scope of the error catch event that
+            # catches the thrown error" (the BPMN engine's business). The stored job keeps its
+            # own variables (the applier).
+            variables=request.variables,
         )
         ctx.respond(ctx.append_event(command.key, JobIntent.ERROR_THROWN, thrown))
         # No catch event at the partition level (BPMN boundary events catch it in the engine).
