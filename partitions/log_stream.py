@@ -3,6 +3,11 @@
 `MemoryLogStream` keeps records in a list (tests, and beside the real thing);
 `JournalLogStream` keeps them in the Arrow IPC journal, one journal entry per append.
 Without Raft every append is committed once it returns; with Raft the partition decides.
+
+An append either happens whole or not at all: `AppendTooLargeError` (the records do not fit
+one entry) is raised before anything is written; any other error (ENOSPC, EIO) may leave the
+underlying journal failed until it is reopened, and the caller must treat the log as unknown
+(the stream processor stops and is rebuilt from snapshot + log).
 """
 
 import bisect
@@ -11,6 +16,7 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Iterator, Sequence
 
+from raybee.journal import EntryTooLargeError, Journal
 from raybee.partitions.protocol import (
     RECORD_SCHEMA,
     Record,
@@ -24,21 +30,37 @@ NOT_COMMANDS = frozenset(int(t) for t in RecordType) - COMMANDS
 RECENT_APPENDS_CACHED = 64
 
 
+class AppendTooLargeError(ValueError):
+    """The records of one append do not fit one log entry; nothing was written."""
+
+
 class LogStream(ABC):
     @property
     @abstractmethod
     def last_position(self) -> int:
         """Position of the newest record, 0 when empty (positions start at 1)."""
 
+    @property
+    @abstractmethod
+    def first_position(self) -> int:
+        """Position of the oldest record kept (compaction drops older ones); when the log is
+        empty, the position the next record will get."""
+
     @abstractmethod
     def _append(self, records: list[Record]) -> None: ...
 
     @abstractmethod
     def read_from(
-        self, position: int, skip_commands: bool = False, commands_only: bool = False
+        self,
+        position: int,
+        skip_commands: bool = False,
+        commands_only: bool = False,
+        command_headers: bool = False,
     ) -> Iterator[Record]:
-        """Records with position >= position, in order. Replay reads with skip_commands and
-        processing with commands_only, so neither decodes what it would skip."""
+        """Records with position >= position, in order. Processing reads with commands_only;
+        replay with command_headers: events and rejections decoded, commands with value None
+        (replay needs to know which commands the processor wrote, never what they ask).
+        skip_commands leaves commands out. Neither decodes what it does not need."""
 
     def append(self, records: Sequence[Record]) -> list[Record]:
         """Append records as one unit; a record with position -1 gets the next position, one
@@ -75,11 +97,19 @@ class MemoryLogStream(LogStream):
     def _append(self, records: list[Record]) -> None:
         self._records.extend(records)
 
+    @property
+    def first_position(self) -> int:
+        return 1
+
     def close(self) -> None:
         pass
 
     def read_from(
-        self, position: int, skip_commands: bool = False, commands_only: bool = False
+        self,
+        position: int,
+        skip_commands: bool = False,
+        commands_only: bool = False,
+        command_headers: bool = False,
     ) -> Iterator[Record]:
         index = max(position, 1) - 1
         while index < len(self._records):
@@ -115,16 +145,24 @@ class JournalLogStream(LogStream):
 
     @classmethod
     def open(cls, path, flush_each_append: bool = True, **journal_options) -> "JournalLogStream":
-        from raybee.journal import Journal
-
         return cls(Journal.open(path, schema=RECORD_SCHEMA, **journal_options), flush_each_append)
 
     @property
     def last_position(self) -> int:
         return self._last_position
 
+    @property
+    def first_position(self) -> int:
+        return self._first_positions[0] if self._first_positions else self._last_position + 1
+
     def _append(self, records: list[Record]) -> None:
-        index = self.journal.append(0, records_to_batch(records))
+        try:
+            index = self.journal.append(0, records_to_batch(records))
+        except EntryTooLargeError as error:
+            raise AppendTooLargeError(
+                f"an append of {len(records)} records at positions {records[0].position}.."
+                f"{records[-1].position} does not fit one journal entry: {error}"
+            ) from error
         if self.flush_each_append:
             self.journal.flush()
         self._first_positions.append(records[0].position)
@@ -133,7 +171,11 @@ class JournalLogStream(LogStream):
         self._recent.append(records)
 
     def read_from(
-        self, position: int, skip_commands: bool = False, commands_only: bool = False
+        self,
+        position: int,
+        skip_commands: bool = False,
+        commands_only: bool = False,
+        command_headers: bool = False,
     ) -> Iterator[Record]:
         recent = self._recent
         if recent and position >= recent[0][0].position:
@@ -155,9 +197,10 @@ class JournalLogStream(LogStream):
         slot = max(bisect.bisect_right(self._first_positions, position) - 1, 0)
         if slot >= len(self._indexes):
             return
+        wanted = NOT_COMMANDS if skip_commands else COMMANDS if commands_only else None
+        headers_only = COMMANDS if command_headers else frozenset()
         for entry in self.journal.read_from(self._indexes[slot]):
-            wanted = NOT_COMMANDS if skip_commands else COMMANDS if commands_only else None
-            for record in batch_to_records(entry.batch, wanted):
+            for record in batch_to_records(entry.batch, wanted, headers_only):
                 if record.position >= position:
                     yield record
 

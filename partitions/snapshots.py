@@ -148,8 +148,8 @@ class SnapshotStore:
 
 class SnapshotDirector:
     """Decides when to snapshot (by time and by processed records), takes the snapshot, and
-    says how far the log may be compacted: to the lower of the snapshot position and the
-    slowest exporter's acknowledged position."""
+    says how far the log may be compacted: to the lower of the oldest kept snapshot's position
+    and the slowest exporter's acknowledged position."""
 
     def __init__(
         self,
@@ -186,7 +186,11 @@ class SnapshotDirector:
         self.last_taken_ms = self.clock()
         return snapshot
 
-    @staticmethod
-    def compaction_position(snapshot_position: int, exporter_positions: list[int]) -> int:
-        """Records at or below this position are no longer needed by anyone."""
-        return min([snapshot_position, *exporter_positions])
+    def compaction_position(self, exporter_positions: list[int]) -> int:
+        """Records below this position are no longer needed by anyone: not by the OLDEST
+        snapshot kept (recovery falls back to it when a newer one is damaged, and replays the
+        log after it), nor by any exporter. 0 while there is no snapshot: keep everything."""
+        kept = self.snapshots.snapshots()
+        if not kept:
+            return 0
+        return min([kept[-1].position, *exporter_positions])

@@ -45,18 +45,36 @@ class ReadOnly:
         return self._reader.first(family, prefix)
 
 
+class ReadOnlyStateError(AttributeError):
+    """A processor reached for something only the processing context may do."""
+
+
 class EngineState:
-    """Typed state over one reader (and, for appliers, one writer)."""
+    """Typed state over one reader (and, for appliers, one writer).
+
+    Only a writable state has a key generator: keys are issued by the processing context
+    (`ctx.next_key()`, which moves the one counter of the batch). A read-only state that could
+    hand out keys would return the key the writer hands out next - a duplicate in waiting."""
 
     def __init__(self, partition_id: int, reader, writer=None, job_cache: JobCache | None = None):
         self.jobs = JobStore(reader, writer, job_cache)
         self.incidents = IncidentStore(reader, writer)
-        self.keys = KeyGenerator(partition_id, reader, writer)
         self.positions = PositionStore(reader, writer)
+        self._keys = None if writer is None else KeyGenerator(partition_id, reader, writer)
+
+    @property
+    def keys(self) -> KeyGenerator:
+        if self._keys is None:
+            raise ReadOnlyStateError(
+                "this state is read-only and issues no keys: a processor draws keys with "
+                "ctx.next_key()"
+            )
+        return self._keys
 
     def flush(self) -> None:
         """Write what the stores hold back until the end of the transaction."""
-        self.keys.flush()
+        if self._keys is not None:
+            self._keys.flush()
 
 
 @dataclass
@@ -202,6 +220,7 @@ __all__ = [
     "ProcessingContext",
     "ProcessingResult",
     "ReadOnly",
+    "ReadOnlyStateError",
     "RecordSink",
     "Response",
     "ValueType",

@@ -63,11 +63,14 @@ def records_to_batch(records: Sequence[Record]) -> pa.RecordBatch:
 
 
 def batch_to_records(
-    batch: pa.RecordBatch, record_types: frozenset[int] | None = None
+    batch: pa.RecordBatch,
+    record_types: frozenset[int] | None = None,
+    headers_only: frozenset[int] = frozenset(),
 ) -> list[Record]:
     """Decode a RecordBatch made by records_to_batch; RecordDecodeError on anything else.
     With record_types, rows of other record types are skipped before their values are decoded
-    (replay wants events, processing commands)."""
+    (processing wants commands); rows whose record type is in headers_only come back with
+    value None (replay needs where each command came from, never what it asked)."""
     if not batch.schema.equals(RECORD_SCHEMA):
         raise RecordDecodeError(
             f"batch schema is not the record schema: got {batch.schema.names}, "
@@ -88,7 +91,7 @@ def batch_to_records(
                 raise ValueError(f"record_type {rt} and rejection_type {rej} disagree")
             if len(reason) > REJECTION_REASON_CHARS_MAX:
                 raise ValueError(f"rejection_reason of {len(reason)} chars is too long")
-            value = model.model_validate_json(raw)
+            value = None if rt in headers_only else model.model_validate_json(raw)
         except KeyError as error:
             raise RecordDecodeError(
                 f"row {row_index} of {batch.num_rows}: unknown enum value {error} "

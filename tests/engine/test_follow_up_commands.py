@@ -57,7 +57,7 @@ def test_follow_ups_are_processed_in_the_same_batch_once(partition, monkeypatch)
     assert [r.source_record_position for r in created] == [r.position for r in follow_ups]
     assert all(f.position < c.position for f, c in zip(follow_ups, created, strict=True))
     # Reading the log again does not process the follow-ups a second time.
-    partition.processor._next_read_position = 1
+    partition.processor._process_position = 1
     assert partition.processor.process_batch() is None
 
 

@@ -26,7 +26,7 @@ def replayed_from_scratch(tmp_path, log, name="scratch"):
 def recovered(snapshot, tmp_path, log, name):
     store = RocksDBStore.open_checkpoint(snapshot.state_path, tmp_path / name, ENGINE_FAMILIES)
     processor = StreamProcessor(store, log, 1, FakeClock())
-    assert processor._next_read_position == snapshot.position + 1, "reads only after the snapshot"
+    assert processor._replay_position == snapshot.position + 1, "reads only after the snapshot"
     applied = processor.replay()
     return store, applied
 
@@ -101,7 +101,7 @@ def test_compaction_keeps_what_recovery_needs(tmp_path, leader):
     run_job_workload(partition, clock, rng, steps=300)
     snapshot = director.snapshot_now(partition.store, partition.processor.last_processed_position)
     exporter_position = snapshot.position // 2  # a slow exporter holds compaction back
-    floor = SnapshotDirector.compaction_position(snapshot.position, [exporter_position])
+    floor = director.compaction_position([exporter_position])
     assert floor == exporter_position
     first_before = partition.log.journal.first_index
     first_kept = partition.log.compact_before(floor)

@@ -29,7 +29,8 @@ class KeyGenerator:
     when it hands out a key; replay moves it past every key an event carries, so a follower
     promoted to leader never hands out a key twice."""
 
-    def __init__(self, partition_id: int, reader, writer=None):
+    def __init__(self, partition_id: int, reader, writer):
+        assert writer is not None, "keys are issued only where they are also written"
         self.partition_id = partition_id
         self._reader = reader
         self._writer = writer
