@@ -35,42 +35,21 @@ Failures
 """
 
 import logging
-import traceback
-from collections import deque
 from collections.abc import Callable
 
-from raybee.partitions.engine import EngineState, ProcessingResult
-from raybee.partitions.engine.appliers import EventAppliers
-from raybee.partitions.engine.context import (
-    FOLLOW_UP_COMMANDS_PER_BATCH_MAX,
-    ProcessingContext,
-    ReadOnly,
-    RecordSink,
-)
-from raybee.partitions.engine.job_streams import JobStreams
-from raybee.partitions.engine.processors import CommandProcessors
-from raybee.partitions.engine.stores.job_cache import JobCache
+from raybee.partitions.engine.context import FOLLOW_UP_COMMANDS_PER_BATCH_MAX, ProcessingResult
+from raybee.partitions.engine.engine import CommandFailed, Engine
 from raybee.partitions.log_stream import AppendTooLargeError, LogStream
-from raybee.partitions.protocol import (
-    ErrorIntent,
-    ErrorRecordValue,
-    JobIntent,
-    JobRecordValue,
-    Record,
-    RejectionType,
-    ValueType,
-)
+from raybee.partitions.protocol import Record
 
 log = logging.getLogger(__name__)
 
 COMMANDS_PER_BATCH_MAX = 200
 REPLAY_RECORDS_PER_TRANSACTION_MAX = 10_000
-SCHEDULED_COMMANDS_PER_CHECK_MAX = 1_000
 # Replay maps follow-up positions to their roots. A follow-up's records are in the same append
 # as the follow-up, and one batch writes at most FOLLOW_UP_COMMANDS_PER_BATCH_MAX of them, so
 # remembering that many of the newest is enough.
 FOLLOW_UP_ROOTS_KEPT_MAX = FOLLOW_UP_COMMANDS_PER_BATCH_MAX + 1
-REJECTION_REASON_CHARS_KEPT = 1000
 
 Clock = Callable[[], int]
 
@@ -100,13 +79,10 @@ class StreamProcessor:
         self.partition_id = partition_id
         self.clock = clock
         self.commands_per_batch_max = commands_per_batch_max
-        self.appliers = EventAppliers()
-        self.processors = CommandProcessors()
-        self.job_streams = JobStreams()
-        view = store.view()
+        self.engine = Engine(partition_id)
         # Events whose root command is at or below this were applied before (a snapshot or an
         # earlier run) and are skipped by replay.
-        self._applied_floor = EngineState(partition_id, view).positions.last_processed_position
+        self._applied_floor = self.engine.processed_position(store.view())
         self._check_log_continues_state(self._applied_floor)
         # Every record of a root above the floor lies above the floor too, so a restart from a
         # snapshot reads only the log after it.
@@ -115,15 +91,23 @@ class StreamProcessor:
         self._process_position: int | None = None
         self._follow_up_roots: dict[int, int] = {}
         self._halted: BaseException | None = None
-        # What is known about jobs as of the last commit (decoded entries, activation floors):
-        # the job a command names was usually written a batch or two ago.
-        self._committed_jobs = JobCache()
-        # Keys for which a scheduled command is in flight, so a checker does not repeat it.
-        self._requested: dict[tuple[int, int], int] = {}
+
+    # The engine's parts, for hosts and tests that plug in streams or processors.
+    @property
+    def processors(self):
+        return self.engine.processors
+
+    @property
+    def appliers(self):
+        return self.engine.appliers
+
+    @property
+    def job_streams(self):
+        return self.engine.job_streams
 
     @property
     def last_processed_position(self) -> int:
-        return EngineState(self.partition_id, self.store.view()).positions.last_processed_position
+        return self.engine.processed_position(self.store.view())
 
     @property
     def halted(self) -> BaseException | None:
@@ -176,11 +160,9 @@ class StreamProcessor:
         applied = 0
         consumed = 0
         floor = self._applied_floor
-        job_cache = JobCache(self._committed_jobs)
         with self.store.transaction() as txn:
-            state = EngineState(self.partition_id, txn, txn, job_cache)
-            processed_before = state.positions.last_processed_position
-            last_processed = processed_before
+            replay = self.engine.replay(txn)
+            last_processed = replay.processed_before
             reached_end = True
             for record in self.log.read_from(self._replay_position, command_headers=True):
                 self._replay_position = record.position + 1
@@ -193,16 +175,14 @@ class StreamProcessor:
                     root = self._root_of(source)
                     if root > floor:
                         if record.is_event:
-                            self.appliers.apply(state, record)
+                            replay.apply(record)
                             applied += 1
                         last_processed = max(last_processed, root)
                 if consumed >= REPLAY_RECORDS_PER_TRANSACTION_MAX:
                     reached_end = False
                     break
-            if last_processed > processed_before:
-                state.positions.mark_processed(last_processed)
-            state.flush()
-        job_cache.commit()
+            replay.finish(last_processed)
+        replay.committed()
         return applied, reached_end
 
     # ------------------------------------------------------------------ processing
@@ -237,9 +217,9 @@ class StreamProcessor:
         oversized: dict[int, str] = {}
         while True:
             try:
-                result = self._process_commands(commands, last_processed, failed, oversized)
+                result = self._process_commands(commands, failed, oversized)
                 break
-            except _CommandFailed as failure:
+            except CommandFailed as failure:
                 # The transaction aborted; go again with that command rejected instead.
                 assert failure.position not in failed, "a command failed twice"
                 failed[failure.position] = failure.error
@@ -259,56 +239,31 @@ class StreamProcessor:
             self._process_position = self.log.last_position + 1
         else:
             self._process_position = commands[-1].position + 1
-        self._forget_requested(commands)
+        self.engine.forget_due(commands)
         return result
 
     def _process_commands(
         self,
         commands: list[Record],
-        last_processed: int,
         failed: dict[int, Exception],
         oversized: dict[int, str],
     ) -> ProcessingResult:
         reached_log = False
         try:
             with self.store.transaction() as txn:
-                job_cache = JobCache(self._committed_jobs)  # shared by processors and appliers
-                state = EngineState(self.partition_id, txn, txn, job_cache)
-                read_only = EngineState(self.partition_id, ReadOnly(txn), None, job_cache)
-                sink = RecordSink(
-                    self.partition_id,
-                    self.log.last_position + 1,
-                    state,
-                    self.appliers,
-                    self.job_streams,
-                )
-                queue = deque(commands)
-                while queue:
-                    command = queue.popleft()
-                    follow_ups_before = len(sink.result.follow_up_commands)
-                    context = ProcessingContext(command, read_only, sink)
-                    if command.position in failed:
-                        _reject_failed(context, failed[command.position])
-                    elif command.position in oversized:
-                        _reject_oversized(context, oversized[command.position])
-                    else:
-                        try:
-                            self.processors.process(command, context)
-                        except Exception as error:  # a bug must not wedge the partition
-                            log.exception(
-                                "partition %d: processing the command at position %d failed",
-                                self.partition_id,
-                                command.position,
-                            )
-                            raise _CommandFailed(command.position, error) from error
-                    queue.extend(sink.result.follow_up_commands[follow_ups_before:])
                 # Log-read commands are taken in log order: the last one is the highest.
-                state.positions.mark_processed(commands[-1].position)
-                state.flush()
+                batch = self.engine.process(
+                    txn,
+                    commands,
+                    self.log.last_position + 1,
+                    commands[-1].position,
+                    failed,
+                    oversized,
+                )
                 # The log first: if the append fails, the transaction aborts with it.
                 reached_log = True
-                self.log.append(sink.result.records)
-        except (_CommandFailed, AppendTooLargeError):
+                self.log.append(batch.result.records)
+        except (CommandFailed, AppendTooLargeError):
             raise  # nothing reached the log; the batch is retried
         except BaseException as error:
             if reached_log:
@@ -324,8 +279,8 @@ class StreamProcessor:
                     f"reaching the log ({error!r}); rebuild from the latest snapshot and the log"
                 ) from error
             raise
-        job_cache.commit()
-        return sink.result
+        batch.committed()
+        return batch.result
 
     def process_all(self) -> list[ProcessingResult]:
         results = []
@@ -335,75 +290,7 @@ class StreamProcessor:
 
     # ------------------------------------------------------------------ scheduled work
     def due_commands(self) -> list[Record]:
-        """Commands for work that came due by the clock (job deadlines, back-offs). Scheduled
-        work only appends commands; the processors decide against state."""
+        """Commands for work that came due by the clock (job deadlines, back-offs, ...).
+        Scheduled work only appends commands; the processors decide against state."""
         self._check_running()
-        now_ms = self.clock()
-        jobs = EngineState(self.partition_id, self.store.view()).jobs
-        commands = []
-        for intent, due in (
-            (JobIntent.TIME_OUT, jobs.deadlines_before(now_ms + 1)),
-            (JobIntent.RECUR_AFTER_BACKOFF, jobs.backoffs_before(now_ms + 1)),
-        ):
-            for due_ms, key in due:
-                if self._requested.get((intent, key)) == due_ms:
-                    continue
-                self._requested[(intent, key)] = due_ms
-                commands.append(
-                    Record(
-                        ValueType.JOB,
-                        intent,
-                        JobRecordValue(),
-                        key=key,
-                        timestamp_ms=now_ms,
-                        partition_id=self.partition_id,
-                    )
-                )
-                if len(commands) >= SCHEDULED_COMMANDS_PER_CHECK_MAX:
-                    return commands
-        return commands
-
-    def _forget_requested(self, commands: list[Record]) -> None:
-        if self._requested:
-            for command in commands:
-                self._requested.pop((command.intent, command.key), None)
-
-
-class _CommandFailed(Exception):
-    def __init__(self, position: int, error: Exception):
-        super().__init__(f"command at position {position} failed: {error!r}")
-        self.position = position
-        self.error = error
-
-
-def _reject_failed(context: ProcessingContext, error: Exception) -> None:
-    """A command whose processing raised: an ERROR event for operators, a PROCESSING_ERROR
-    rejection for the requester; no other change to state."""
-    command = context.command
-    message = f"{type(error).__name__}: {error}"
-    context.append_event(
-        command.key,
-        ErrorIntent.CREATED,
-        ErrorRecordValue(
-            exception_message=message[:1000],
-            stacktrace="".join(traceback.format_exception(error))[-4000:],
-            error_event_position=command.position,
-            process_instance_key=getattr(command.value, "process_instance_key", -1),
-        ),
-    )
-    context.reject(
-        RejectionType.PROCESSING_ERROR,
-        f"Expected to process {command.value_type.name} {command.intent.name} at position "
-        f"{command.position}, but processing failed: {message}"[:REJECTION_REASON_CHARS_KEPT],
-    )
-
-
-def _reject_oversized(context: ProcessingContext, error: str) -> None:
-    command = context.command
-    context.reject(
-        RejectionType.EXCEEDED_BATCH_RECORD_SIZE,
-        f"Expected to process {command.value_type.name} {command.intent.name} at position "
-        f"{command.position}, but the records it produces do not fit one log entry: {error}"[
-            :REJECTION_REASON_CHARS_KEPT
-        ],
-    )
+        return self.engine.due_commands(self.store.view(), self.clock())

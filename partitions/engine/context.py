@@ -179,6 +179,7 @@ class RecordSink:
         value_type = MODEL_VALUE_TYPES[type(value)]
         assert VALUE_MODELS[value_type] is type(value)
         is_follow_up_command = record_type == RecordType.COMMAND
+        is_event = record_type == RecordType.EVENT
         record = Record(
             value_type,
             intent,
@@ -189,6 +190,9 @@ class RecordSink:
             source_record_position=source.position,
             timestamp_ms=source.timestamp_ms,
             partition_id=self.partition_id,
+            # An event is stamped with the applier version it was written for, so replay of an
+            # old log keeps applying it the way it was applied then.
+            record_version=self.appliers.latest_version(value_type, intent) if is_event else 1,
             rejection_type=rejection_type,
             rejection_reason=reason,
             # Follow-up commands are the engine's own; only the answer carries the request ids.
@@ -197,7 +201,7 @@ class RecordSink:
         )
         self.next_position += 1
         self.result.records.append(record)
-        if record_type == RecordType.EVENT:
+        if is_event:
             self.appliers.apply(self.state, record)
         elif is_follow_up_command:
             if len(self.result.follow_up_commands) >= FOLLOW_UP_COMMANDS_PER_BATCH_MAX:

@@ -39,10 +39,8 @@ class Loops:
 def test_follow_ups_are_processed_in_the_same_batch_once(partition, monkeypatch):
     monkeypatch.setitem(partition.processor.processors._processors, SLOT, CreatesTwoJobs())
     # Appliers have no UPDATED applier yet; the test registers a no-op one for its event.
-    monkeypatch.setitem(
-        partition.processor.appliers._appliers,
-        (SLOT[0], int(VariableDocumentIntent.UPDATED), 1),
-        lambda state, record: None,
+    partition.processor.appliers.add(
+        ValueType.VARIABLE_DOCUMENT, VariableDocumentIntent.UPDATED, 1, lambda state, record: None
     )
     partition.write_commands([document_update()])
     results = partition.results()
