@@ -1,10 +1,9 @@
 """Appliers of job events.
 
-FAILED and ERROR_THROWN were edited in place, not given a version 2, when their events began
-to carry the command's variables (and FAILED the worker and deadline): raybee has not been
-released, so no log written with the earlier meaning has to replay, and `append_event` cannot
-yet write any record version but 1. From the first release on, a changed meaning is a new
-version and the old applier stays as it is.
+FAILED and ERROR_THROWN have a version 2: since their events carry the command's variables
+(and FAILED the worker and deadline), an applier that stored the event's job as it is would
+give the job the command's variables. Version 1 stays as it was, for logs written before: their
+events carry the job as it was stored (variables merged, worker released).
 """
 
 from raybee.partitions.protocol import JobIntent, ValueType, evolve
@@ -30,6 +29,17 @@ def canceled(state, record):
 
 @applies(ValueType.JOB, JobIntent.FAILED)
 def failed(state, record):
+    job = record.value
+    if job.retries > 0 and job.recurring_time_ms >= 0:
+        state.jobs.fail_with_backoff(record.key, job)
+    elif job.retries > 0:
+        state.jobs.make_activatable(record.key, job)
+    else:
+        state.jobs.park(record.key, job, JobState.FAILED)
+
+
+@applies(ValueType.JOB, JobIntent.FAILED, version=2)
+def failed_v2(state, record):
     """The event names the job as the worker failed it (its worker and deadline) with the
     command's variables; the stored job keeps its own variables and no worker holds it."""
     event = record.value
@@ -79,6 +89,11 @@ def timeout_updated(state, record):
 
 @applies(ValueType.JOB, JobIntent.ERROR_THROWN)
 def error_thrown(state, record):
+    state.jobs.park(record.key, record.value, JobState.ERROR_THROWN)
+
+
+@applies(ValueType.JOB, JobIntent.ERROR_THROWN, version=2)
+def error_thrown_v2(state, record):
     """The event carries the command's variables (for the catch event's scope); the stored job
     keeps its own."""
     event = record.value
