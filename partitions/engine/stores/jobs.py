@@ -5,9 +5,17 @@ blindly."""
 from collections.abc import Iterator
 from enum import StrEnum
 
-from raybee.partitions.protocol import JobRecordValue
+from raybee.partitions.protocol import NO_KEY, JobRecordValue
 
-from ..families import EMPTY, JOB_BACKOFFS, JOB_DEADLINES, JOBS, JOBS_ACTIVATABLE
+from ..families import (
+    EMPTY,
+    INCIDENTS,
+    JOB_BACKOFFS,
+    JOB_DEADLINES,
+    JOB_INCIDENTS,
+    JOBS,
+    JOBS_ACTIVATABLE,
+)
 from .job_cache import ABSENT, JobCache
 
 
@@ -133,3 +141,68 @@ class JobStore:
             self._writer.delete(JOB_DEADLINES, (job.deadline_ms, key))
         elif state == JobState.FAILED and job.recurring_time_ms >= 0:
             self._writer.delete(JOB_BACKOFFS, (job.recurring_time_ms, key))
+
+
+# ---------------------------------------------------------------------- consistency
+def index_entry(key: int, state: JobState, job: JobRecordValue) -> tuple[str, object]:
+    """The one index entry (family name, key) a job in this state must have, and no other:
+    activatable -> by type; activated -> by deadline; failed with a back-off running -> by the
+    back-off's end; failed without one, or an error thrown -> its open incident."""
+    if state == JobState.ACTIVATABLE:
+        return JOBS_ACTIVATABLE.name, (job.type, key)
+    if state == JobState.ACTIVATED:
+        return JOB_DEADLINES.name, (job.deadline_ms, key)
+    if state == JobState.FAILED and job.recurring_time_ms >= 0:
+        return JOB_BACKOFFS.name, (job.recurring_time_ms, key)
+    return JOB_INCIDENTS.name, key
+
+
+def index_problems(reader) -> list[str]:
+    """Every way the job indexes disagree with the jobs, as sentences; empty when they agree.
+
+    Reads every job, every index entry and every incident (for tests and tools, not for the
+    processing path): an index entry for a job that is gone or whose state does not imply it,
+    a job without its one entry, a job-incident link that points nowhere or to another job's
+    incident, an incident whose job is gone. `index_entry` states the rule apart from `_put`
+    and `_clear_indexes` on purpose: a checker sharing the writer's mapping would share its bugs.
+    """
+    problems = []
+    expected: dict[tuple[str, object], int] = {}
+    for key, (state_name, job) in reader.items(JOBS):
+        state = JobState(state_name)
+        entry = index_entry(key, state, job)
+        expected[entry] = key
+        if state == JobState.ACTIVATED and job.deadline_ms < 0:
+            problems.append(f"job {key} is ACTIVATED without a deadline")
+        if state == JobState.FAILED and job.recurring_time_ms >= 0 and job.retries < 1:
+            problems.append(f"job {key} waits out a back-off with {job.retries} retries")
+    found: set[tuple[str, object]] = set()
+    for family in (JOBS_ACTIVATABLE, JOB_DEADLINES, JOB_BACKOFFS):
+        for index_key, _ in reader.items(family):
+            found.add((family.name, index_key))
+    for job_key, incident_key in reader.items(JOB_INCIDENTS):
+        found.add((JOB_INCIDENTS.name, job_key))
+        incident = reader.get(INCIDENTS, incident_key)
+        if incident is None:
+            problems.append(f"job {job_key} is linked to incident {incident_key}, which is gone")
+        elif incident.job_key != job_key:
+            problems.append(
+                f"job {job_key} is linked to incident {incident_key}, which is job "
+                f"{incident.job_key}'s"
+            )
+    for entry in sorted(found - expected.keys(), key=repr):
+        problems.append(f"index entry {entry} belongs to no job in a state that implies it")
+    for entry in sorted(expected.keys() - found, key=repr):
+        problems.append(f"job {expected[entry]} lacks its index entry {entry}")
+    for incident_key, incident in reader.items(INCIDENTS):
+        if incident.job_key == NO_KEY:
+            continue
+        if reader.get(JOBS, incident.job_key) is None:
+            problems.append(
+                f"incident {incident_key} is open for job {incident.job_key}, which is gone"
+            )
+        elif reader.get(JOB_INCIDENTS, incident.job_key) != incident_key:
+            problems.append(
+                f"incident {incident_key} of job {incident.job_key} is not linked to it"
+            )
+    return problems
