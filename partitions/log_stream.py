@@ -41,6 +41,12 @@ class LogStream(ABC):
         """Position of the newest record, 0 when empty (positions start at 1)."""
 
     @property
+    def committed_position(self) -> int:
+        """Position of the newest record readers may see. Without replication every append is
+        committed at once; a replicated log appends before it commits."""
+        return self.last_position
+
+    @property
     @abstractmethod
     def first_position(self) -> int:
         """Position of the oldest record kept (compaction drops older ones); when the log is

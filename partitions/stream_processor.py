@@ -210,7 +210,12 @@ class StreamProcessor:
         self._check_running()
         assert self._process_position is not None, "replay to the end first (become_leader)"
         last_processed = self.last_processed_position
+        # Skipping this batch's own records afterwards is safe only if nothing lies between
+        # the last record read and them: the reader reached the end, and nothing was appended
+        # that it could not read yet (a replicated log appends before it commits).
+        nothing_pending = self.log.committed_position == self.log.last_position
         commands, reached_end = self._read_commands(last_processed)
+        reached_end = reached_end and nothing_pending
         if not commands:
             return None
         failed: dict[int, Exception] = {}
