@@ -83,3 +83,13 @@ EVENT_TYPES = frozenset(
 SCOPE_TYPES = frozenset(
     {BpmnElementType.PROCESS, BpmnElementType.SUB_PROCESS, BpmnElementType.EVENT_SUB_PROCESS}
 )
+
+
+def describe(kind: BpmnElementType) -> str:
+    """How problems name an element type: 'service task', 'event sub process'."""
+    return kind.lower().replace("_", " ")
+
+
+def with_article(phrase: str) -> str:
+    """'a message start event', 'an error start event'."""
+    return ("an " if phrase[:1].lower() in "aeiou" else "a ") + phrase

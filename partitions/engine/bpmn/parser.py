@@ -21,7 +21,13 @@ from typing import Any
 
 from lxml import etree
 
-from .element_types import ACTIVITY_TYPES, BpmnElementType, BpmnEventType
+from .element_types import (
+    ACTIVITY_TYPES,
+    BpmnElementType,
+    BpmnEventType,
+    describe,
+    with_article,
+)
 from .errors import BpmnProblem, BpmnValidationError
 from .expression import Expression
 from .model import (
@@ -401,11 +407,12 @@ class _ProcessBuilder:
             elif target is None:
                 self.problem(node.id, node.element, f"the attachedToRef '{ref}' names no element")
             elif target.element_type not in ACTIVITY_TYPES:
+                what = with_article(describe(target.element_type))
                 self.problem(
                     node.id,
                     node.element,
-                    f"the attachedToRef '{ref}' names a {target.element_type}; boundary events "
-                    f"attach to tasks, sub-processes and call activities only",
+                    f"the attachedToRef '{ref}' names {what}; boundary events attach to tasks, "
+                    f"sub-processes and call activities only",
                 )
             elif target.flow_scope_id != node.flow_scope_id:
                 self.problem(
@@ -495,11 +502,14 @@ class _ProcessBuilder:
         definition = extensions.task_definition
         if definition is None or definition.type is None:
             if required and definition is None:
+                what = describe(node.element_type)
+                if node.fields.get("event_type") is BpmnEventType.MESSAGE:
+                    what = f"message {what}"
                 self.problem(
                     node.id,
                     node.element,
-                    "it needs a zeebe:taskDefinition with a job type (the job that workers "
-                    "of that type complete)",
+                    f"the {what} needs a zeebe:taskDefinition with a job type (the job that "
+                    f"workers of that type complete)",
                 )
             return None
         retries = definition.retries or Expression.of(JOB_RETRIES_DEFAULT)
@@ -662,7 +672,12 @@ class _ProcessBuilder:
         self, node: _NodeDraft, ref: str | None, at: etree._Element
     ) -> MessageDefinition | None:
         if not ref:
-            self.problem(node.id, at, "it waits for a message but has no messageRef")
+            self.problem(
+                node.id,
+                at,
+                f"the {describe(node.element_type)} waits for a message but has no "
+                f"messageRef naming a <message>",
+            )
             return None
         message = self.definitions.messages.get(ref)
         if message is None:

@@ -8,7 +8,7 @@ these rules can follow ids without guarding against missing ones."""
 
 from collections.abc import Iterator
 
-from .element_types import BpmnElementType, BpmnEventType
+from .element_types import BpmnElementType, BpmnEventType, describe, with_article
 from .errors import BpmnProblem
 from .expression import Expression
 from .feel_syntax import feel_syntax_error
@@ -80,7 +80,7 @@ class _Validator:
             ):
                 self.problem(
                     node,
-                    f"a {node.event_type.lower()} {_kind_name(kind)} is not supported "
+                    f"{with_article(node.event_type.lower())} {describe(kind)} is not supported "
                     f"(allowed: {_names(allowed)})",
                 )
         if kind is E.END_EVENT and node.outgoing:
@@ -115,7 +115,7 @@ class _Validator:
                 if flow.condition is None and flow.id != node.default_flow_id:
                     self.problem(
                         flow,
-                        f"the sequence flow leaves {_kind_name(kind)} '{node.id}' without a "
+                        f"the sequence flow leaves {describe(kind)} '{node.id}' without a "
                         f"condition and is not its default flow",
                     )
         if kind is E.EVENT_SUB_PROCESS and (node.incoming or node.outgoing):
@@ -162,8 +162,8 @@ class _Validator:
         if node.event_type not in allowed:
             self.problem(
                 node,
-                f"a {node.event_type.lower()} start event is not supported in "
-                f"{_kind_name(scope.element_type)} (allowed: {_names(allowed)})",
+                f"{with_article(node.event_type.lower())} start event is not supported in "
+                f"{describe(scope.element_type)} (allowed: {_names(allowed)})",
             )
         if node.incoming:
             self.problem(node, "a start event cannot have incoming sequence flows")
@@ -239,7 +239,7 @@ class _Validator:
                 self.problem(
                     node,
                     f"an event-based gateway may lead only to message or timer intermediate "
-                    f"catch events, but '{event_id}' is a {_kind_name(event.element_type)}",
+                    f"catch events, but '{event_id}' is {with_article(describe(event.element_type))}",
                 )
 
     # -- flows ---------------------------------------------------------------------------
@@ -252,7 +252,7 @@ class _Validator:
             self.problem(
                 flow,
                 f"conditions are supported only on flows leaving exclusive and inclusive "
-                f"gateways, and this one leaves {_kind_name(source.element_type)} '{source.id}'",
+                f"gateways, and this one leaves {describe(source.element_type)} '{source.id}'",
             )
 
     # -- expressions ---------------------------------------------------------------------
@@ -306,7 +306,3 @@ class _Validator:
             error = feel_syntax_error(value.feel)
             if error is not None:
                 self.problem(element, f"the {label} '{value.source}' is not valid FEEL: {error}")
-
-
-def _kind_name(kind: BpmnElementType) -> str:
-    return kind.lower().replace("_", " ")
