@@ -1,0 +1,763 @@
+"""From lark's parse tree to a tree of Python closures, built once per expression.
+
+Every node becomes a function `(env, local) -> value`: `env` holds the evaluation's variables
+and timestamp, `local` the names bound inside the expression (context entries, `for` and
+`some`/`every` variables, function parameters, `item` and `partial`), a plain dict that binding
+constructs copy and extend and nothing ever mutates. Evaluating is calling the root closure:
+no tree walking, no name resolution, no overload lookup — those happen here:
+
+- a name is looked up in `local` only where something in the expression can bind it (inside a
+  filter, where the item's entries are names, or under a binding of that very name); elsewhere
+  it goes straight to the variables;
+- a path from a variable (`order.customer.id`) walks the raw JSON and converts only the value
+  it ends at;
+- a call of a built-in is bound to its overload now, and a call that cannot bind (an unknown
+  function, a wrong number of arguments, unknown argument names) is a FeelSyntaxError now;
+- comparisons with a literal (`amount > 100`, `status = "open"`) get a fast path.
+"""
+
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from lark import Token, Tree
+
+from . import operators
+from .builtins import BUILTINS, INVOCATION_FAILURES, Overload, bind_named, bind_positional
+from .errors import EvaluationFailure, FeelSyntaxError
+from .temporal import parse_temporal_literal
+from .type_names import GENERIC_TESTS, TYPE_TESTS, TypeTest
+from .values import FeelFunction, Range, from_json_value, number_result
+
+Compiled = Callable[[Any, dict], Any]
+_MISSING = object()
+# `for x in 1..n`: a guard against an expression that would build a list without end.
+RANGE_ITEMS_MAX = 10_000_000
+
+
+class Env:
+    """What one evaluation reads besides the expression: the variables (a Mapping of JSON
+    values) and the command's timestamp for now()/today()."""
+
+    __slots__ = ("variables", "now")
+
+    def __init__(self, variables, now: dt.datetime | None):
+        self.variables = variables
+        self.now = now
+
+
+class Scope:
+    """Names that may be bound in `local` where a node is evaluated (compile time only)."""
+
+    __slots__ = ("names", "dynamic")
+
+    def __init__(self, names: frozenset[str] = frozenset(), dynamic: bool = False):
+        self.names = names
+        self.dynamic = dynamic  # inside a filter: the item's entries are names too
+
+    def bind(self, *names: str, dynamic: bool = False) -> "Scope":
+        return Scope(self.names | frozenset(names), self.dynamic or dynamic)
+
+    def may_bind(self, name: str) -> bool:
+        return self.dynamic or name in self.names
+
+
+def _constant(value: Any) -> Compiled:
+    def constant(env, local):
+        return value
+
+    constant.feel_constant = (value,)
+    return constant
+
+
+def _constant_of(compiled: Compiled) -> tuple | None:
+    return getattr(compiled, "feel_constant", None)
+
+
+def variable_value(env: Env, name: str) -> Any:
+    value = env.variables.get(name)
+    kind = type(value)
+    if kind is int or kind is str or kind is bool or value is None:
+        return value
+    return from_json_value(value)
+
+
+def unescape(text: str) -> str:
+    """A FEEL string literal's value (`text` is without its quotes): `\\"`, `\\\\`, `\\n`,
+    `\\r`, `\\t`, `\\'`, `\\uXXXX` and `\\UXXXXXX` are escapes; any other backslash stays, so
+    regular expressions such as `"\\d{3}"` need no doubling."""
+    if "\\" not in text:
+        return text
+    out: list[str] = []
+    position = 0
+    simple = {'"': '"', "\\": "\\", "n": "\n", "r": "\r", "t": "\t", "'": "'"}
+    while position < len(text):
+        char = text[position]
+        if char != "\\" or position + 1 == len(text):
+            out.append(char)
+            position += 1
+            continue
+        code = text[position + 1]
+        if code in simple:
+            out.append(simple[code])
+            position += 2
+            continue
+        digits = {"u": 4, "U": 6}.get(code)
+        hex_text = text[position + 2 : position + 2 + digits] if digits else ""
+        if (
+            digits
+            and len(hex_text) == digits
+            and all(c in "0123456789abcdefABCDEF" for c in hex_text)
+        ):
+            out.append(chr(int(hex_text, 16)))
+            position += 2 + digits
+            continue
+        out.append(char)
+        position += 1
+    return "".join(out)
+
+
+def _first_token(node: Tree | Token) -> Token | None:
+    if isinstance(node, Token):
+        return node
+    for child in node.children:
+        found = _first_token(child)
+        if found is not None:
+            return found
+    return None
+
+
+class Compiler:
+    def __init__(self, source: str):
+        self.source = source
+
+    # --- errors ------------------------------------------------------------------------------
+
+    def error(self, node: Tree | Token, expected: str) -> FeelSyntaxError:
+        token = _first_token(node)
+        line, column = (token.line, token.column) if token is not None else (1, 1)
+        return FeelSyntaxError(self.source, line, column, expected)
+
+    # --- entry -------------------------------------------------------------------------------
+
+    def compile(self, node: Tree | Token, scope: Scope) -> Compiled:
+        handler = getattr(self, "_" + node.data, None) if isinstance(node, Tree) else None
+        assert handler is not None, f"no compiler for {node!r}"
+        return handler(node, scope)
+
+    @staticmethod
+    def name(node: Tree) -> str:
+        assert node.data == "name", node
+        tokens = node.children
+        if tokens[0].type == "BACKTICK_NAME":
+            return tokens[0][1:-1]
+        return " ".join(word for token in tokens for word in token.split())
+
+    # --- literals ----------------------------------------------------------------------------
+
+    def _number(self, node: Tree, scope: Scope) -> Compiled:
+        text = node.children[0]
+        value = number_result(Decimal(text)) if "." in text else int(text)
+        return _constant(value)
+
+    def _string(self, node: Tree, scope: Scope) -> Compiled:
+        return _constant(unescape(node.children[0][1:-1]))
+
+    def _temporal(self, node: Tree, scope: Scope) -> Compiled:
+        return _constant(parse_temporal_literal(unescape(node.children[0][1:-1])))
+
+    def _true(self, node: Tree, scope: Scope) -> Compiled:
+        return _constant(True)
+
+    def _false(self, node: Tree, scope: Scope) -> Compiled:
+        return _constant(False)
+
+    def _null(self, node: Tree, scope: Scope) -> Compiled:
+        return _constant(None)
+
+    def _list(self, node: Tree, scope: Scope) -> Compiled:
+        items = [self.compile(child, scope) for child in node.children]
+
+        def make_list(env, local):
+            return [item(env, local) for item in items]
+
+        return make_list
+
+    def _context(self, node: Tree, scope: Scope) -> Compiled:
+        entries: list[tuple[str, Compiled]] = []
+        for entry in node.children:
+            key_node, value_node = entry.children
+            key = self.name(key_node) if isinstance(key_node, Tree) else unescape(key_node[1:-1])
+            # Later entries see earlier ones: {a: 2, b: a * 2}.
+            entries.append((key, self.compile(value_node, scope.bind(*(k for k, _ in entries)))))
+
+        def make_context(env, local):
+            inner = dict(local)
+            built = {}
+            for key, value in entries:
+                built[key] = inner[key] = value(env, inner)
+            return built
+
+        return make_context
+
+    def _range(self, node: Tree, scope: Scope, start_included: bool, end_included: bool):
+        start, end = (self.compile(child, scope) for child in node.children)
+
+        def make_range(env, local):
+            return Range(start(env, local), end(env, local), start_included, end_included)
+
+        return make_range
+
+    def _range_closed_closed(self, node: Tree, scope: Scope) -> Compiled:
+        return self._range(node, scope, True, True)
+
+    def _range_closed_open(self, node: Tree, scope: Scope) -> Compiled:
+        return self._range(node, scope, True, False)
+
+    def _range_open_closed(self, node: Tree, scope: Scope) -> Compiled:
+        return self._range(node, scope, False, True)
+
+    def _range_open_open(self, node: Tree, scope: Scope) -> Compiled:
+        return self._range(node, scope, False, False)
+
+    # --- names and paths ---------------------------------------------------------------------
+
+    def _variable(self, node: Tree, scope: Scope) -> Compiled:
+        name = self.name(node.children[0])
+        if scope.may_bind(name):
+
+            def bound_or_variable(env, local):
+                value = local.get(name, _MISSING)
+                if value is _MISSING:
+                    return variable_value(env, name)
+                return value
+
+            return bound_or_variable
+
+        def variable(env, local):
+            value = env.variables.get(name)
+            kind = type(value)
+            if kind is int or kind is str or kind is bool or value is None:
+                return value
+            return from_json_value(value)
+
+        return variable
+
+    def _path(self, node: Tree, scope: Scope) -> Compiled:
+        keys: list[str] = []
+        base = node
+        while isinstance(base, Tree) and base.data == "path":
+            keys.insert(0, self.name(base.children[1]))
+            base = base.children[0]
+        if base.data == "variable" and not scope.may_bind(self.name(base.children[0])):
+            return self._variable_path(self.name(base.children[0]), tuple(keys))
+        target = self.compile(base, scope)
+        if len(keys) == 1:
+            (key,) = keys
+
+            def one_step(env, local):
+                return operators.path(target(env, local), key)
+
+            return one_step
+
+        def steps(env, local):
+            value = target(env, local)
+            for key in keys:
+                value = operators.path(value, key)
+            return value
+
+        return steps
+
+    @staticmethod
+    def _variable_path(name: str, keys: tuple[str, ...]) -> Compiled:
+        """`order.customer.id` on the raw variables: only the value reached is converted."""
+
+        def variable_path(env, local):
+            value = env.variables.get(name)
+            for position, key in enumerate(keys):
+                if type(value) is dict:
+                    value = value.get(key)
+                    continue
+                value = from_json_value(value)
+                for rest in keys[position:]:
+                    value = operators.path(value, rest)
+                return value
+            kind = type(value)
+            if kind is int or kind is str or kind is bool or value is None:
+                return value
+            return from_json_value(value)
+
+        return variable_path
+
+    def _filter(self, node: Tree, scope: Scope) -> Compiled:
+        target_node, condition_node = node.children
+        target = self.compile(target_node, scope)
+        static_index = self._static_number(condition_node, scope)
+        if static_index is not None:
+
+            def index(env, local):
+                return operators.index(target(env, local), static_index)
+
+            return index
+        condition = self.compile(condition_node, scope.bind("item", dynamic=True))
+
+        def filter_or_index(env, local):
+            items = target(env, local)
+            if type(items) is not list:
+                return None
+            kept = []
+            for position, item in enumerate(items):
+                if type(item) is dict:
+                    item_local = {**local, **item, "item": item}
+                else:
+                    item_local = {**local, "item": item}
+                keep = condition(env, item_local)
+                # A number (for the first item) makes this an index: xs[i], xs[count(xs)].
+                if position == 0 and (type(keep) is int or type(keep) is Decimal):
+                    return operators.index(items, keep)
+                if keep is True:
+                    kept.append(item)
+            return kept
+
+        return filter_or_index
+
+    def _static_number(self, node: Tree, scope: Scope) -> int | Decimal | None:
+        compiled = self.compile(node, scope)
+        constant = _constant_of(compiled)
+        if constant is not None and type(constant[0]) in (int, Decimal):
+            return constant[0]
+        return None
+
+    # --- calls -------------------------------------------------------------------------------
+
+    def _call(self, node: Tree, scope: Scope) -> Compiled:
+        callee = node.children[0]
+        arguments = node.children[1] if len(node.children) > 1 else None
+        if arguments is None or arguments.data == "positional":
+            values = [] if arguments is None else list(arguments.children)
+            names = None
+        else:
+            pairs = arguments.children
+            names = [self.name(pairs[i]) for i in range(0, len(pairs), 2)]
+            values = [pairs[i] for i in range(1, len(pairs), 2)]
+            if len(set(names)) != len(names):
+                raise self.error(arguments, "each argument name once")
+        compiled = [self.compile(value, scope) for value in values]
+        if callee.data == "variable":
+            name = self.name(callee.children[0])
+            # Only a name bound in the expression can hold a function (variables are JSON).
+            if name not in scope.names:
+                return self._builtin_call(node, name, names, compiled)
+        return self._dynamic_call(self.compile(callee, scope), names, compiled)
+
+    def _builtin_call(
+        self, node: Tree, name: str, names: list[str] | None, arguments: list[Compiled]
+    ) -> Compiled:
+        overloads = BUILTINS.get(name)
+        if overloads is None:
+            raise self.error(node, f"a known function, not {name!r} (no built-in has that name)")
+        if names is None:
+            bound = bind_positional(overloads, len(arguments))
+            found = f"{len(arguments)} argument(s)"
+        else:
+            bound = bind_named(overloads, names)
+            found = "arguments named " + ", ".join(names)
+        if bound is None:
+            signatures = " or ".join(name + candidate.signature() for candidate in overloads)
+            raise self.error(node, f"the arguments of {signatures}, not {found}")
+        if names is not None:
+            order = {parameter: i for i, parameter in enumerate(bound.parameters)}
+            by_position = sorted(
+                zip(names, arguments, strict=True), key=lambda pair: order[pair[0]]
+            )
+            arguments = [argument for _, argument in by_position]
+            if bound.variadic:
+                arguments[-1] = _as_list(arguments[-1])
+        elif bound.variadic:
+            fixed = len(bound.parameters) - 1
+            arguments = [*arguments[:fixed], _collect(arguments[fixed:])]
+        return _invoke(bound, arguments)
+
+    def _dynamic_call(
+        self, callee: Compiled, names: list[str] | None, arguments: list[Compiled]
+    ) -> Compiled:
+        def call(env, local):
+            function = callee(env, local)
+            if type(function) is not FeelFunction:
+                kind = "null" if function is None else type(function).__name__
+                raise EvaluationFailure(f"a {kind} value was invoked as a function")
+            values = [argument(env, local) for argument in arguments]
+            if names is None:
+                return function.invoke(values)
+            return function.invoke_named(dict(zip(names, values, strict=True)))
+
+        return call
+
+    def _not_call(self, node: Tree, scope: Scope) -> Compiled:
+        operand = self.compile(node.children[0], scope)
+
+        def negation(env, local):
+            value = operand(env, local)
+            if value is True:
+                return False
+            if value is False:
+                return True
+            return None
+
+        return negation
+
+    def _function_def(self, node: Tree, scope: Scope) -> Compiled:
+        *parameter_nodes, body_node = node.children
+        parameters = tuple(self.name(parameter) for parameter in parameter_nodes)
+        body = self.compile(body_node, scope.bind(*parameters))
+
+        def define(env, local):
+            return FeelFunction(parameters, body, env, local)
+
+        return define
+
+    # --- operators ---------------------------------------------------------------------------
+
+    def _binary(self, node: Tree, scope: Scope, operation) -> Compiled:
+        left, right = (self.compile(child, scope) for child in node.children)
+        left_constant, right_constant = _constant_of(left), _constant_of(right)
+        if left_constant is not None and right_constant is not None:
+            return _constant(operation(left_constant[0], right_constant[0]))
+
+        def binary(env, local):
+            return operation(left(env, local), right(env, local))
+
+        return binary
+
+    def _add(self, node: Tree, scope: Scope) -> Compiled:
+        return self._binary(node, scope, operators.add)
+
+    def _sub(self, node: Tree, scope: Scope) -> Compiled:
+        return self._binary(node, scope, operators.subtract)
+
+    def _mul(self, node: Tree, scope: Scope) -> Compiled:
+        return self._binary(node, scope, operators.multiply)
+
+    def _div(self, node: Tree, scope: Scope) -> Compiled:
+        return self._binary(node, scope, operators.divide)
+
+    def _pow(self, node: Tree, scope: Scope) -> Compiled:
+        return self._binary(node, scope, operators.power)
+
+    def _neg(self, node: Tree, scope: Scope) -> Compiled:
+        operand = self.compile(node.children[0], scope)
+        constant = _constant_of(operand)
+        if constant is not None:
+            return _constant(operators.negate(constant[0]))
+
+        def negation(env, local):
+            return operators.negate(operand(env, local))
+
+        return negation
+
+    def _compare(self, node: Tree, scope: Scope) -> Compiled:
+        left_node, comparator, right_node = node.children
+        compare = operators.COMPARATORS[comparator]
+        left, right = self.compile(left_node, scope), self.compile(right_node, scope)
+        constant = _constant_of(right)
+        if constant is not None:
+            return _compare_with_constant(compare, comparator, left, constant[0])
+
+        def comparison(env, local):
+            return compare(left(env, local), right(env, local))
+
+        return comparison
+
+    def _between(self, node: Tree, scope: Scope) -> Compiled:
+        value, low, high = (self.compile(child, scope) for child in node.children)
+
+        def between(env, local):
+            return operators.between(value(env, local), low(env, local), high(env, local))
+
+        return between
+
+    def _in_expr(self, node: Tree, scope: Scope) -> Compiled:
+        value_node, tests_node = node.children
+        value = self.compile(value_node, scope)
+        if isinstance(tests_node, Tree) and tests_node.data == "in_tests":
+            tests = [self._unary_test(test, scope) for test in tests_node.children]
+            if len(tests) == 1:
+                (test,) = tests
+            else:
+
+                def test(env, local, subject):
+                    return any(each(env, local, subject) is True for each in tests)
+
+        else:
+            test = self._unary_test(tests_node, scope)
+
+        def membership(env, local):
+            return test(env, local, value(env, local))
+
+        return membership
+
+    def _unary_test(self, node: Tree, scope: Scope):
+        if isinstance(node, Tree) and node.data == "comparator_test":
+            comparator, operand_node = node.children
+            compare = operators.COMPARATORS[comparator]
+            operand = self.compile(operand_node, scope)
+            return lambda env, local, subject: compare(subject, operand(env, local))
+        operand = self.compile(node, scope)
+        return lambda env, local, subject: operators.matches_test(subject, operand(env, local))
+
+    def _instance_of(self, node: Tree, scope: Scope) -> Compiled:
+        value_node, type_node = node.children
+        value = self.compile(value_node, scope)
+        test = self._type_test(type_node)
+        return lambda env, local: test(value(env, local))
+
+    def _type_test(self, node: Tree) -> TypeTest:
+        name_node, *argument = node.children
+        name = self._type_name(name_node)
+        if not argument:
+            if name not in TYPE_TESTS:
+                known = ", ".join(sorted(TYPE_TESTS))
+                raise self.error(name_node, f"a type ({known}), not {name!r}")
+            return TYPE_TESTS[name]
+        opening, item_node, closing = argument
+        if opening != "<" or closing != ">" or name not in GENERIC_TESTS:
+            raise self.error(name_node, f"a type such as list<number>, not {name!r}")
+        item_name = self._type_name(item_node)
+        if item_name not in TYPE_TESTS:
+            raise self.error(item_node, f"a type, not {item_name!r}")
+        return GENERIC_TESTS[name](TYPE_TESTS[item_name])
+
+    @staticmethod
+    def _type_name(node: Tree) -> str:
+        return " ".join(
+            word for words in node.children for token in words.children for word in token.split()
+        )
+
+    # --- logic and control -------------------------------------------------------------------
+
+    def _and_expr(self, node: Tree, scope: Scope) -> Compiled:
+        left, right = (self.compile(child, scope) for child in node.children)
+
+        def conjunction(env, local):
+            first = left(env, local)
+            if first is False:
+                return False
+            second = right(env, local)
+            if second is False:
+                return False
+            if first is True and second is True:
+                return True
+            return None
+
+        return conjunction
+
+    def _or_expr(self, node: Tree, scope: Scope) -> Compiled:
+        left, right = (self.compile(child, scope) for child in node.children)
+
+        def disjunction(env, local):
+            first = left(env, local)
+            if first is True:
+                return True
+            second = right(env, local)
+            if second is True:
+                return True
+            if first is False and second is False:
+                return False
+            return None
+
+        return disjunction
+
+    def _if_expr(self, node: Tree, scope: Scope) -> Compiled:
+        condition, then, otherwise = (self.compile(child, scope) for child in node.children)
+
+        def choice(env, local):
+            # Anything but true (false, null, a number) takes the else branch, as in Camunda.
+            if condition(env, local) is True:
+                return then(env, local)
+            return otherwise(env, local)
+
+        return choice
+
+    def _iterations(self, nodes: list[Tree], scope: Scope):
+        """(name, domain) per `name in domain`; each domain sees the names before it."""
+        compiled = []
+        for node in nodes:
+            name = self.name(node.children[0])
+            domain = self.compile(node.children[1], scope)
+            if len(node.children) == 3:  # for x in 1..n
+                domain = _numeric_range(domain, self.compile(node.children[2], scope))
+            compiled.append((name, domain))
+            scope = scope.bind(name)
+        return compiled, scope
+
+    def _for_expr(self, node: Tree, scope: Scope) -> Compiled:
+        *iteration_nodes, body_node = node.children
+        iterations, inner = self._iterations(iteration_nodes, scope)
+        body = self.compile(body_node, inner.bind("partial"))
+        last = len(iterations)
+
+        def loop(env, local, depth: int, results: list) -> bool:
+            name, domain = iterations[depth]
+            items = _items_of(domain(env, local))
+            if items is None:
+                return False
+            for item in items:
+                bound = {**local, name: item}
+                if depth + 1 == last:
+                    bound["partial"] = results
+                    results.append(body(env, bound))
+                elif not loop(env, bound, depth + 1, results):
+                    return False
+            return True
+
+        def for_loop(env, local):
+            results: list = []
+            return results if loop(env, local, 0, results) else None
+
+        return for_loop
+
+    def _quantified(self, node: Tree, scope: Scope) -> Compiled:
+        quantifier, *iteration_nodes, condition_node = node.children
+        iterations, inner = self._iterations(iteration_nodes, scope)
+        condition = self.compile(condition_node, inner)
+        wanted = quantifier == "some"  # some: stop at the first true; every: at the first not
+        last = len(iterations)
+
+        def search(env, local, depth: int):
+            """True if an item decides the quantifier, False if none does, None if a domain
+            is not a list."""
+            name, domain = iterations[depth]
+            items = _items_of(domain(env, local))
+            if items is None:
+                return None
+            for item in items:
+                bound = {**local, name: item}
+                if depth + 1 == last:
+                    if (condition(env, bound) is True) is wanted:
+                        return True
+                else:
+                    found = search(env, bound, depth + 1)
+                    if found is not False:
+                        return found
+            return False
+
+        def quantified(env, local):
+            found = search(env, local, 0)
+            if found is None:
+                return None
+            return found if wanted else not found
+
+        return quantified
+
+
+def _as_list(argument: Compiled) -> Compiled:
+    """A named argument for a variadic parameter: a list as it is, one value as a list."""
+
+    def as_list(env, local):
+        value = argument(env, local)
+        return value if type(value) is list else [value]
+
+    return as_list
+
+
+def _collect(arguments: list[Compiled]) -> Compiled:
+    def collect(env, local):
+        return [argument(env, local) for argument in arguments]
+
+    return collect
+
+
+def _invoke(bound: Overload, arguments: list[Compiled]) -> Compiled:
+    implementation, checks, needs_env = bound.implementation, bound.checks, bound.needs_env
+    if len(arguments) == 1 and not needs_env:
+        (argument,) = arguments
+        (check,) = checks
+
+        def invoke_one(env, local):
+            value = argument(env, local)
+            if check is not None and not check(value):
+                return None
+            try:
+                return implementation(value)
+            except INVOCATION_FAILURES:
+                return None
+
+        return invoke_one
+
+    def invoke(env, local):
+        values = [argument(env, local) for argument in arguments]
+        for value, check in zip(values, checks, strict=True):
+            if check is not None and not check(value):
+                return None
+        try:
+            if needs_env:
+                return implementation(env, *values)
+            return implementation(*values)
+        except INVOCATION_FAILURES:
+            return None
+
+    return invoke
+
+
+def _compare_with_constant(compare, comparator: str, left: Compiled, constant: Any) -> Compiled:
+    """`amount > 100`, `status = "open"`: when the value has the constant's exact type, one
+    Python comparison decides; anything else takes the general path."""
+    kind = type(constant)
+    if kind not in (int, Decimal, str) or comparator not in operators.PYTHON_COMPARATORS:
+        return lambda env, local: compare(left(env, local), constant)
+    python_compare = operators.PYTHON_COMPARATORS[comparator]
+    if kind is str:
+
+        def with_string(env, local):
+            value = left(env, local)
+            if type(value) is str:
+                return python_compare(value, constant)
+            return compare(value, constant)
+
+        return with_string
+
+    def with_number(env, local):
+        value = left(env, local)
+        value_kind = type(value)
+        if value_kind is int or value_kind is Decimal:
+            return python_compare(value, constant)
+        return compare(value, constant)
+
+    return with_number
+
+
+def _numeric_range(start: Compiled, end: Compiled) -> Compiled:
+    """`for x in 1..3` (and `3..1`, descending): the whole numbers from start to end."""
+
+    def numbers(env, local):
+        first, last = start(env, local), end(env, local)
+        if type(first) not in (int, Decimal) or type(last) not in (int, Decimal):
+            return None
+        if first != int(first) or last != int(last):
+            return None
+        first, last = int(first), int(last)
+        if abs(last - first) >= RANGE_ITEMS_MAX:
+            raise EvaluationFailure(
+                f"the range {first}..{last} has more than {RANGE_ITEMS_MAX} items"
+            )
+        return range(first, last + 1) if first <= last else range(first, last - 1, -1)
+
+    return numbers
+
+
+def _items_of(domain: Any):
+    """What `for`/`some`/`every` iterate: a list, a range of whole numbers, or None."""
+    kind = type(domain)
+    if kind is list or kind is range:
+        return domain
+    if kind is Range:
+        start, end = domain.start, domain.end
+        if type(start) is not int or type(end) is not int:
+            return None
+        first = start if domain.start_included else start + 1
+        last = end if domain.end_included else end - 1
+        if last - first >= RANGE_ITEMS_MAX:
+            raise EvaluationFailure(f"the range {domain} has more than {RANGE_ITEMS_MAX} items")
+        return range(first, last + 1)
+    return None
