@@ -84,4 +84,3 @@ def shared_bpmn() -> Path:
         f"root, at {SHARED_BPMN}"
     )
     return SHARED_BPMN
-

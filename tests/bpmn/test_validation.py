@@ -517,6 +517,31 @@ CASES = {
         START + "<bpmn:task/>",
         [(None, "a <task> has no id")],
     ),
+    "two boundary events waiting for one message": (
+        START + task("t") + boundary("b1", "t", MSG) + boundary("b2", "t", MSG),
+        [("b2", "'b1' already waits for the message 'msg' beside it (in 't')")],
+    ),
+    "two message start events for one message": (
+        event("startEvent", "s1", MSG) + event("startEvent", "s2", MSG),
+        [("s2", "'s1' already waits for the message 'msg' beside it (in 'p')")],
+    ),
+    "an event-based gateway waiting twice for one message": (
+        START
+        + '<bpmn:eventBasedGateway id="g"/>'
+        + event("intermediateCatchEvent", "c1", MSG)
+        + event("intermediateCatchEvent", "c2", MSG)
+        + flow("f1", "g", "c1")
+        + flow("f2", "g", "c2"),
+        [("c2", "'c1' already waits for the message 'msg' beside it (in 'g')")],
+    ),
+    "a process-level zeebe extension raybee does not run": (
+        START.replace(
+            "<bpmn:startEvent",
+            "<bpmn:extensionElements><zeebe:executionListeners/>"
+            "</bpmn:extensionElements><bpmn:startEvent",
+        ),
+        [("p", "zeebe:executionListeners are not supported")],
+    ),
     "receive task that instantiates": (
         START + '<bpmn:receiveTask id="r" messageRef="m" instantiate="true"/>',
         [("r", "instantiating receive tasks are not supported")],

@@ -442,6 +442,9 @@ class _ProcessBuilder:
     def _read_node(self, node: _NodeDraft) -> None:
         element, kind = node.element, node.element_type
         if kind is BpmnElementType.PROCESS:
+            # Nothing zeebe says of a process changes how it runs, except what raybee
+            # refuses (execution listeners): read for those problems alone.
+            read_zeebe_extensions(element, node.id, self.problems)
             return
         fields = node.fields
         extensions = read_zeebe_extensions(element, node.id, self.problems)

@@ -67,6 +67,12 @@ class _Validator:
         kind = node.element_type
         if node.scope is not None:
             self.scope(node)
+            self.unique_message_names(node, node.scope.message_start_event_ids)
+            self.unique_message_names(node, node.scope.event_sub_process_start_event_ids)
+        if node.boundary_event_ids:
+            self.unique_message_names(node, node.boundary_event_ids)
+        if node.event_ids:
+            self.unique_message_names(node, node.event_ids)
         if kind is E.START_EVENT:
             self.start_event(node)
         elif kind in EVENT_TYPES_BY_ELEMENT:
@@ -202,6 +208,25 @@ class _Validator:
                 self.problem(event, f"'{seen[code]}' on the same activity already catches {what}")
             else:
                 seen[code] = event.id
+
+    def unique_message_names(self, owner: FlowNode, event_ids: tuple[str, ...]) -> None:
+        """Events that wait side by side (start events of one process, boundary events of one
+        activity, the events after one gateway, event sub-process starts of one scope) must
+        wait for different messages, or one message would be correlated to either."""
+        seen: dict[str, str] = {}
+        for event_id in event_ids:
+            message = self.model.flow_node(event_id).message
+            if message is None or message.name.is_feel:
+                continue  # a FEEL name is known only when the scope is activated
+            name = message.name.static_value
+            if name in seen:
+                self.problem(
+                    self.model.flow_node(event_id),
+                    f"'{seen[name]}' already waits for the message '{name}' beside it "
+                    f"(in '{owner.id}'); events that wait together need different messages",
+                )
+            else:
+                seen[name] = event_id
 
     def timer_kind(self, node: FlowNode, allowed: frozenset[TimerKind], what: str) -> None:
         assert node.timer is not None
