@@ -149,7 +149,6 @@ class _Message:
     id: str
     name: str | None
     correlation_key: Expression | None
-    line: int | None
 
 
 @dataclass(slots=True)
@@ -244,14 +243,33 @@ def _in_document_order(problems: list[BpmnProblem]) -> list[BpmnProblem]:
 
 
 def _read_definitions(root: etree._Element, problems: list[BpmnProblem]) -> _Definitions:
-    definitions = _Definitions()
+    definitions = _Definitions(ids=_unique_ids(root, problems))
+    for message in root.findall(bpmn("message")):
+        message_id = message.get("id")
+        if not message_id or message_id in definitions.messages:
+            continue
+        extensions = read_zeebe_extensions(message, message_id, problems)
+        name = (message.get("name") or "").strip()
+        definitions.messages[message_id] = _Message(
+            message_id, name or None, extensions.correlation_key
+        )
+    for error in root.findall(bpmn("error")):
+        error_id = error.get("id")
+        if not error_id or error_id in definitions.errors:
+            continue
+        code = error.get("errorCode")
+        definitions.errors[error_id] = _Error(error_id, code if code and code.strip() else None)
+    return definitions
+
+
+def _unique_ids(root: etree._Element, problems: list[BpmnProblem]) -> set[str]:
+    """Every id of a BPMN element in the resource; a second use of one is a problem."""
     first_line: dict[str, int | None] = {}
     for element in root.iter():
         if not isinstance(element.tag, str):
             continue
-        namespace, name = split_tag(element)
         element_id = element.get("id")
-        if namespace != BPMN_NS or element_id is None:
+        if split_tag(element)[0] != BPMN_NS or element_id is None:
             continue
         if element_id in first_line:
             problems.append(
@@ -264,26 +282,7 @@ def _read_definitions(root: etree._Element, problems: list[BpmnProblem]) -> _Def
             )
             continue
         first_line[element_id] = element.sourceline
-    definitions.ids = set(first_line)
-    for message in root.findall(bpmn("message")):
-        message_id = message.get("id")
-        if not message_id or message_id in definitions.messages:
-            continue
-        extensions = read_zeebe_extensions(message, message_id, problems)
-        name = message.get("name")
-        definitions.messages[message_id] = _Message(
-            message_id,
-            name.strip() if name and name.strip() else None,
-            extensions.correlation_key,
-            message.sourceline,
-        )
-    for error in root.findall(bpmn("error")):
-        error_id = error.get("id")
-        if not error_id or error_id in definitions.errors:
-            continue
-        code = error.get("errorCode")
-        definitions.errors[error_id] = _Error(error_id, code if code and code.strip() else None)
-    return definitions
+    return set(first_line)
 
 
 class _ProcessBuilder:
@@ -295,7 +294,6 @@ class _ProcessBuilder:
         self.problems = problems
         self.nodes: dict[str, _NodeDraft] = {}
         self.flows: dict[str, _FlowDraft] = {}
-        self.seen_elements: set[int] = set()
 
     def problem(self, element_id: str | None, at: etree._Element, reason: str) -> None:
         self.problems.append(BpmnProblem(element_id, at.sourceline, reason))
