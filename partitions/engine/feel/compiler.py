@@ -349,7 +349,30 @@ class Compiler:
             # Only a name bound in the expression can hold a function (variables are JSON).
             if name not in scope.names:
                 return self._builtin_call(node, name, names, compiled)
+            if name in BUILTINS:  # {date: date(x), day: date.day}: a value does not hide date()
+                return self._local_or_builtin_call(node, name, names, compiled, scope)
         return self._dynamic_call(self.compile(callee, scope), names, compiled)
+
+    def _local_or_builtin_call(
+        self,
+        node: Tree,
+        name: str,
+        names: list[str] | None,
+        arguments: list[Compiled],
+        scope: Scope,
+    ) -> Compiled:
+        local_call = self._dynamic_call(self.compile(node.children[0], scope), names, arguments)
+        try:
+            builtin_call = self._builtin_call(node, name, names, arguments)
+        except FeelSyntaxError:  # the arguments fit only the function bound in the expression
+            return local_call
+
+        def local_or_builtin(env, local):
+            if type(local.get(name)) is FeelFunction:
+                return local_call(env, local)
+            return builtin_call(env, local)
+
+        return local_or_builtin
 
     def _builtin_call(
         self, node: Tree, name: str, names: list[str] | None, arguments: list[Compiled]
@@ -420,7 +443,10 @@ class Compiler:
     # --- operators ---------------------------------------------------------------------------
 
     def _binary(self, node: Tree, scope: Scope, operation) -> Compiled:
-        left, right = (self.compile(child, scope) for child in node.children)
+        left_node, right_node = node.children
+        if isinstance(left_node, Tree) and left_node.data in _ARITHMETIC_CHAINS[node.data]:
+            return self._chain(node, scope)
+        left, right = self.compile(left_node, scope), self.compile(right_node, scope)
         left_constant, right_constant = _constant_of(left), _constant_of(right)
         if left_constant is not None and right_constant is not None:
             return _constant(operation(left_constant[0], right_constant[0]))
@@ -429,6 +455,25 @@ class Compiler:
             return operation(left(env, local), right(env, local))
 
         return binary
+
+    def _chain(self, node: Tree, scope: Scope) -> Compiled:
+        """`a + b - c + ...` (or `*`, `/`) as one loop: a long concatenation is compiled
+        without a Python frame per operator."""
+        links = _ARITHMETIC_CHAINS[node.data]
+        steps = []
+        while isinstance(node, Tree) and node.data in links:
+            steps.append((_OPERATIONS[node.data], node.children[1]))
+            node = node.children[0]
+        first = self.compile(node, scope)
+        rest = [(operation, self.compile(right, scope)) for operation, right in reversed(steps)]
+
+        def chain(env, local):
+            value = first(env, local)
+            for operation, right in rest:
+                value = operation(value, right(env, local))
+            return value
+
+        return chain
 
     def _add(self, node: Tree, scope: Scope) -> Compiled:
         return self._binary(node, scope, operators.add)
@@ -530,43 +575,84 @@ class Compiler:
 
     @staticmethod
     def _type_name(node: Tree) -> str:
-        return " ".join(
-            word for words in node.children for token in words.children for word in token.split()
-        )
+        words = []
+        for part in node.children:
+            for token in part.children:
+                # `function` is a keyword, so the grammar hands it over as a subtree.
+                words.extend(["function"] if isinstance(token, Tree) else token.split())
+        return " ".join(words)
 
     # --- logic and control -------------------------------------------------------------------
 
+    def _operands(self, node: Tree, scope: Scope) -> list[Compiled]:
+        """The operands of `a and b and c` (left-nested in the tree), in order, collected
+        without recursion so that long chains compile."""
+        kind, nodes = node.data, []
+        while isinstance(node, Tree) and node.data == kind:
+            nodes.append(node.children[1])
+            node = node.children[0]
+        nodes.append(node)
+        return [self.compile(operand, scope) for operand in reversed(nodes)]
+
     def _and_expr(self, node: Tree, scope: Scope) -> Compiled:
-        left, right = (self.compile(child, scope) for child in node.children)
+        operands = self._operands(node, scope)
+        if len(operands) == 2:
+            left, right = operands
 
-        def conjunction(env, local):
-            first = left(env, local)
-            if first is False:
-                return False
-            second = right(env, local)
-            if second is False:
-                return False
-            if first is True and second is True:
-                return True
-            return None
+            def conjunction(env, local):
+                first = left(env, local)
+                if first is False:
+                    return False
+                second = right(env, local)
+                if second is False:
+                    return False
+                if first is True and second is True:
+                    return True
+                return None
 
-        return conjunction
+            return conjunction
+
+        def conjunctions(env, local):
+            result = True  # false wins over null, null over true
+            for operand in operands:
+                value = operand(env, local)
+                if value is False:
+                    return False
+                if value is not True:
+                    result = None
+            return result
+
+        return conjunctions
 
     def _or_expr(self, node: Tree, scope: Scope) -> Compiled:
-        left, right = (self.compile(child, scope) for child in node.children)
+        operands = self._operands(node, scope)
+        if len(operands) == 2:
+            left, right = operands
 
-        def disjunction(env, local):
-            first = left(env, local)
-            if first is True:
-                return True
-            second = right(env, local)
-            if second is True:
-                return True
-            if first is False and second is False:
-                return False
-            return None
+            def disjunction(env, local):
+                first = left(env, local)
+                if first is True:
+                    return True
+                second = right(env, local)
+                if second is True:
+                    return True
+                if first is False and second is False:
+                    return False
+                return None
 
-        return disjunction
+            return disjunction
+
+        def disjunctions(env, local):
+            result = False  # true wins over null, null over false
+            for operand in operands:
+                value = operand(env, local)
+                if value is True:
+                    return True
+                if value is not False:
+                    result = None
+            return result
+
+        return disjunctions
 
     def _if_expr(self, node: Tree, scope: Scope) -> Compiled:
         condition, then, otherwise = (self.compile(child, scope) for child in node.children)
@@ -649,6 +735,22 @@ class Compiler:
             return found if wanted else not found
 
         return quantified
+
+
+_OPERATIONS = {
+    "add": operators.add,
+    "sub": operators.subtract,
+    "mul": operators.multiply,
+    "div": operators.divide,
+}
+# A chain continues through operators of the same precedence (and left associativity).
+_ARITHMETIC_CHAINS = {
+    "add": ("add", "sub"),
+    "sub": ("add", "sub"),
+    "mul": ("mul", "div"),
+    "div": ("mul", "div"),
+    "pow": (),
+}
 
 
 def _as_list(argument: Compiled) -> Compiled:

@@ -81,7 +81,8 @@ comparator_test: COMPARATOR sum
 // states); the compiler checks that they are `<` and `>`.
 type: type_name [COMPARATOR type_name COMPARATOR]
 type_name: type_words ("-" type_words)*
-type_words: (NAME | KEYWORD_NAME)+
+type_words: (NAME | KEYWORD_NAME | function_type)+
+function_type: "function"
 
 ?sum: product
     | sum "+" product                                               -> add

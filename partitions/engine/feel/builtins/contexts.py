@@ -44,6 +44,9 @@ def _context_put(context: dict, key, value):
 
 
 def _context_merge(contexts: list):
+    """`context merge([a, b])`, or `context merge(a, b)` as Camunda's list example uses it."""
+    if len(contexts) == 1 and type(contexts[0]) is list:
+        contexts = contexts[0]
     merged: dict = {}
     for context in contexts:
         if type(context) is not dict:
@@ -67,5 +70,5 @@ FUNCTIONS: Builtins = {
         overload(_context_put, ("context", CONTEXT), ("key", ANY_VALUE), ("value", ANY_VALUE)),
         overload(_context_put, ("context", CONTEXT), ("keys", ANY_VALUE), ("value", ANY_VALUE)),
     ),
-    "context merge": (overload(_context_merge, ("contexts", LIST)),),
+    "context merge": (overload(_context_merge, ("contexts", LIST), variadic=True),),
 }

@@ -182,15 +182,12 @@ def _union(lists: list):
 
 
 def _duplicate_values(items: list):
-    seen: list = []
-    duplicates: list = []
-    for item in items:
-        if _holds(seen, item):
-            if not _holds(duplicates, item):
-                duplicates.append(item)
-        else:
-            seen.append(item)
-    return duplicates
+    """The values that occur more than once, in the order of their first occurrence."""
+    return [
+        item
+        for item in _distinct(items)
+        if sum(1 for other in items if operators.equal(other, item) is True) > 1
+    ]
 
 
 def _flatten(items: list) -> list:
