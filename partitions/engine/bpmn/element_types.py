@@ -48,6 +48,16 @@ class BpmnEventType(StrEnum):
     LINK = "LINK"
 
 
+# Event types some supported element carries; the others are refused wherever they stand.
+SUPPORTED_EVENT_TYPES = frozenset(
+    {
+        BpmnEventType.NONE,
+        BpmnEventType.MESSAGE,
+        BpmnEventType.TIMER,
+        BpmnEventType.ERROR,
+        BpmnEventType.TERMINATE,
+    }
+)
 TASK_TYPES = frozenset(
     {
         BpmnElementType.SERVICE_TASK,

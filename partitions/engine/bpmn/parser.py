@@ -23,6 +23,7 @@ from lxml import etree
 
 from .element_types import (
     ACTIVITY_TYPES,
+    SUPPORTED_EVENT_TYPES,
     BpmnElementType,
     BpmnEventType,
     describe,
@@ -126,15 +127,6 @@ EVENT_DEFINITIONS = {
     "conditionalEventDefinition": BpmnEventType.CONDITIONAL,
     "linkEventDefinition": BpmnEventType.LINK,
 }
-SUPPORTED_EVENT_TYPES = frozenset(
-    {
-        BpmnEventType.NONE,
-        BpmnEventType.MESSAGE,
-        BpmnEventType.TIMER,
-        BpmnEventType.ERROR,
-        BpmnEventType.TERMINATE,
-    }
-)
 # Elements that throw rather than catch: a message event among them sends (as a job).
 THROWING_TYPES = frozenset({BpmnElementType.END_EVENT, BpmnElementType.INTERMEDIATE_THROW_EVENT})
 # Elements that always run as a job and so need a zeebe:taskDefinition.

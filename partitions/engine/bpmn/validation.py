@@ -8,7 +8,13 @@ these rules can follow ids without guarding against missing ones."""
 
 from collections.abc import Iterator
 
-from .element_types import BpmnElementType, BpmnEventType, describe, with_article
+from .element_types import (
+    SUPPORTED_EVENT_TYPES,
+    BpmnElementType,
+    BpmnEventType,
+    describe,
+    with_article,
+)
 from .errors import BpmnProblem
 from .expression import Expression
 from .feel_syntax import feel_syntax_error
@@ -76,31 +82,21 @@ class _Validator:
         if kind is E.START_EVENT:
             self.start_event(node)
         elif kind in EVENT_TYPES_BY_ELEMENT:
-            allowed = EVENT_TYPES_BY_ELEMENT[kind]
-            if node.event_type not in allowed and node.event_type in (
-                V.NONE,
-                V.MESSAGE,
-                V.TIMER,
-                V.ERROR,
-                V.TERMINATE,
-            ):
-                self.problem(
-                    node,
-                    f"{with_article(node.event_type.lower())} {describe(kind)} is not supported "
-                    f"(allowed: {_names(allowed)})",
-                )
-        if kind is E.END_EVENT and node.outgoing:
-            self.problem(node, "an end event cannot have outgoing sequence flows")
-        error_end = kind is E.END_EVENT and node.event_type is V.ERROR
-        if error_end and node.error is not None and node.error.error_code is None:
-            self.problem(
-                node,
-                "an error end event needs an errorRef to an <error> with an errorCode",
-            )
-        if kind is E.BOUNDARY_EVENT:
+            self.event_placement(node)
+        if kind is E.END_EVENT:
+            self.end_event(node)
+        elif kind is E.BOUNDARY_EVENT:
             self.boundary_event(node)
-        if kind is E.INTERMEDIATE_CATCH_EVENT and node.timer is not None:
+        elif kind is E.INTERMEDIATE_CATCH_EVENT and node.timer is not None:
             self.timer_kind(node, TIMER_KINDS_INTERMEDIATE, "an intermediate timer catch event")
+        elif kind is E.EVENT_BASED_GATEWAY:
+            self.event_based_gateway(node)
+        elif kind in CONDITIONAL_GATEWAYS:
+            self.conditional_gateway(node)
+        elif kind is E.EVENT_SUB_PROCESS and (node.incoming or node.outgoing):
+            self.problem(
+                node, "an event sub-process cannot have incoming or outgoing sequence flows"
+            )
         if node.message is not None:
             self.message(node)
         if node.timer is not None and not node.timer.expression.is_feel:
@@ -114,20 +110,36 @@ class _Validator:
                 self.problem(node, "a caught error code must be static, not a FEEL expression")
         if node.is_activity and node.boundary_event_ids:
             self.error_boundaries(node)
-        if kind is E.EVENT_BASED_GATEWAY:
-            self.event_based_gateway(node)
-        if kind in CONDITIONAL_GATEWAYS and len(node.outgoing) > 1:
-            for flow in self.model.outgoing_flows(node.id):
-                if flow.condition is None and flow.id != node.default_flow_id:
-                    self.problem(
-                        flow,
-                        f"the sequence flow leaves {describe(kind)} '{node.id}' without a "
-                        f"condition and is not its default flow",
-                    )
-        if kind is E.EVENT_SUB_PROCESS and (node.incoming or node.outgoing):
+
+    def event_placement(self, node: FlowNode) -> None:
+        allowed = EVENT_TYPES_BY_ELEMENT[node.element_type]
+        # Event types never supported were refused by the parser already.
+        if node.event_type in SUPPORTED_EVENT_TYPES and node.event_type not in allowed:
             self.problem(
-                node, "an event sub-process cannot have incoming or outgoing sequence flows"
+                node,
+                f"{with_article(node.event_type.lower())} {describe(node.element_type)} is not "
+                f"supported (allowed: {_names(allowed)})",
             )
+
+    def end_event(self, node: FlowNode) -> None:
+        if node.outgoing:
+            self.problem(node, "an end event cannot have outgoing sequence flows")
+        thrown = node.error
+        if node.event_type is V.ERROR and thrown is not None and thrown.error_code is None:
+            self.problem(
+                node, "an error end event needs an errorRef to an <error> with an errorCode"
+            )
+
+    def conditional_gateway(self, node: FlowNode) -> None:
+        if len(node.outgoing) < 2:
+            return  # a single flow is taken whatever its condition says
+        for flow in self.model.outgoing_flows(node.id):
+            if flow.condition is None and flow.id != node.default_flow_id:
+                self.problem(
+                    flow,
+                    f"the sequence flow leaves {describe(node.element_type)} '{node.id}' without "
+                    f"a condition and is not its default flow",
+                )
 
     def scope(self, node: FlowNode) -> None:
         children = self.model.children(node.id)
