@@ -92,6 +92,7 @@ EVALUATION_ERRORS = [
     ('today() + @"P1D"', {}, None, ["timestamp"]),
     ('assert(x, x > 0, "x must be positive")', {"x": -1}, NOW, ["x must be positive"]),
     ("assert(x, x != null)", {}, NOW, ["assertion failed"]),
+    ('assert(1, false, "on constants too")', {}, NOW, ["on constants too"]),  # not at parse
     ("{f: 5, r: f(1)}.r", {}, NOW, ["int value was invoked as a function"]),
     ("(1)(2)", {}, NOW, ["invoked as a function"]),
     ("x.f(1)", {"x": {"f": 1}}, NOW, ["invoked as a function"]),

@@ -28,7 +28,7 @@ from .builtins import BUILTINS, INVOCATION_FAILURES, Overload, bind_named, bind_
 from .errors import EvaluationFailure, FeelSyntaxError
 from .temporal import parse_temporal_literal
 from .type_names import GENERIC_TESTS, TYPE_TESTS, TypeTest
-from .values import FeelFunction, Range, from_json_value, number_result
+from .values import FeelFunction, Range, YearsMonthsDuration, from_json_value, number_result
 
 Compiled = Callable[[Any, dict], Any]
 _MISSING = object()
@@ -400,7 +400,10 @@ class Compiler:
         elif bound.variadic:
             fixed = len(bound.parameters) - 1
             arguments = [*arguments[:fixed], _collect(arguments[fixed:])]
-        return _invoke(bound, arguments)
+        invoke = _invoke(bound, arguments)
+        if not bound.needs_env and all(_constant_of(a) is not None for a in arguments):
+            return _folded(invoke)
+        return invoke
 
     def _dynamic_call(
         self, callee: Compiled, names: list[str] | None, arguments: list[Compiled]
@@ -751,6 +754,23 @@ _ARITHMETIC_CHAINS = {
     "div": ("mul", "div"),
     "pow": (),
 }
+
+
+# Results a folded call may share between evaluations: values nobody can change.
+_IMMUTABLE_TYPES = frozenset(
+    {type(None), bool, int, Decimal, str, dt.date, dt.time, dt.datetime, dt.timedelta,
+     YearsMonthsDuration}
+)  # fmt: skip
+
+
+def _folded(invoke: Compiled) -> Compiled:
+    """A built-in call on constants (`duration("PT5M")`), computed once at compile time when
+    that succeeds and gives an immutable value; otherwise left to run at evaluation."""
+    try:
+        value = invoke(None, {})
+    except Exception:  # e.g. assert(): it fails again, with its message, when evaluated
+        return invoke
+    return _constant(value) if type(value) in _IMMUTABLE_TYPES else invoke
 
 
 def _as_list(argument: Compiled) -> Compiled:

@@ -178,6 +178,7 @@ _PLAIN_TYPES = frozenset(
         FeelFunction,
     }
 )
+FLOAT_INTEGERS_EXACT = 2**53  # below this, a whole float is exactly its int
 MAX_VARIABLE_DEPTH = 200  # nesting of lists and objects in a variable; deeper is refused
 
 
@@ -190,6 +191,8 @@ def from_json_value(value: Any, depth: int = 0) -> Any:
     if kind_ in _PLAIN_TYPES:
         return value
     if kind_ is float:
+        if value.is_integer() and -FLOAT_INTEGERS_EXACT < value < FLOAT_INTEGERS_EXACT:
+            return int(value)
         return number_result(Decimal(repr(value))) if math.isfinite(value) else None
     if depth > MAX_VARIABLE_DEPTH:
         raise EvaluationFailure(f"a variable is nested deeper than {MAX_VARIABLE_DEPTH} levels")
