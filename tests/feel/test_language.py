@@ -181,6 +181,10 @@ CONTROL_FLOW = [
     ("for x in xs return x + 1", [2, 3], {"xs": [1, 2]}),
     ("for x in [1,2], y in [x..2] return [x, y]", [[1, 1], [1, 2], [2, 2]]),
     ("count(for x in 1..1000 return x)", 1000),
+    ("count(for x in 1..1000000 return 0)", 1000000),  # the most a loop may go through
+    ("every x in 1..100, y in 1..100 satisfies x > 0", True),
+    ("for x in [1, 2] return count(partial)", [0, 1]),
+    ("for x in [1, 2] return partial", [[], [[]]]),  # a copy: the loop does not hold itself
 ]
 
 # https://docs.camunda.io/docs/components/modeler/feel/language-guide/feel-list-expressions/

@@ -32,8 +32,10 @@ from .values import FeelFunction, Range, YearsMonthsDuration, from_json_value, n
 
 Compiled = Callable[[Any, dict], Any]
 _MISSING = object()
-# `for x in 1..n`: a guard against an expression that would build a list without end.
-RANGE_ITEMS_MAX = 10_000_000
+# Guards against an expression that would loop (almost) without end: a range in a for/some/
+# every, and all the items one for/some/every goes through (a cross product multiplies).
+RANGE_ITEMS_MAX = 1_000_000
+ITERATIONS_MAX = 1_000_000
 
 
 class Env:
@@ -684,6 +686,12 @@ class Compiler:
         *iteration_nodes, body_node = node.children
         iterations, inner = self._iterations(iteration_nodes, scope)
         body = self.compile(body_node, inner.bind("partial"))
+        # `partial` (the results so far) is a copy per item, so it is only made when the body
+        # reads it: a loop that returned `partial` would otherwise hold itself.
+        uses_partial = any(
+            subtree.data == "variable" and self.name(subtree.children[0]) == "partial"
+            for subtree in body_node.iter_subtrees()
+        )
         last = len(iterations)
 
         def loop(env, local, depth: int, results: list) -> bool:
@@ -693,11 +701,15 @@ class Compiler:
                 return False
             for item in items:
                 bound = {**local, name: item}
-                if depth + 1 == last:
-                    bound["partial"] = results
-                    results.append(body(env, bound))
-                elif not loop(env, bound, depth + 1, results):
-                    return False
+                if depth + 1 < last:
+                    if not loop(env, bound, depth + 1, results):
+                        return False
+                    continue
+                if len(results) == ITERATIONS_MAX:
+                    raise EvaluationFailure(f"a for loop ran past {ITERATIONS_MAX} items")
+                if uses_partial:
+                    bound["partial"] = list(results)
+                results.append(body(env, bound))
             return True
 
         def for_loop(env, local):
@@ -713,7 +725,7 @@ class Compiler:
         wanted = quantifier == "some"  # some: stop at the first true; every: at the first not
         last = len(iterations)
 
-        def search(env, local, depth: int):
+        def search(env, local, depth: int, tested: list[int]):
             """True if an item decides the quantifier, False if none does, None if a domain
             is not a list."""
             name, domain = iterations[depth]
@@ -722,17 +734,20 @@ class Compiler:
                 return None
             for item in items:
                 bound = {**local, name: item}
-                if depth + 1 == last:
-                    if (condition(env, bound) is True) is wanted:
-                        return True
-                else:
-                    found = search(env, bound, depth + 1)
+                if depth + 1 < last:
+                    found = search(env, bound, depth + 1, tested)
                     if found is not False:
                         return found
+                    continue
+                tested[0] += 1
+                if tested[0] > ITERATIONS_MAX:
+                    raise EvaluationFailure(f"{quantifier} ran past {ITERATIONS_MAX} items")
+                if (condition(env, bound) is True) is wanted:
+                    return True
             return False
 
         def quantified(env, local):
-            found = search(env, local, 0)
+            found = search(env, local, 0, [0])
             if found is None:
                 return None
             return found if wanted else not found
@@ -859,7 +874,7 @@ def _numeric_range(start: Compiled, end: Compiled) -> Compiled:
         if first != int(first) or last != int(last):
             return None
         first, last = int(first), int(last)
-        if abs(last - first) >= RANGE_ITEMS_MAX:
+        if abs(last - first) + 1 > RANGE_ITEMS_MAX:
             raise EvaluationFailure(
                 f"the range {first}..{last} has more than {RANGE_ITEMS_MAX} items"
             )
@@ -879,7 +894,7 @@ def _items_of(domain: Any):
             return None
         first = start if domain.start_included else start + 1
         last = end if domain.end_included else end - 1
-        if last - first >= RANGE_ITEMS_MAX:
+        if last - first + 1 > RANGE_ITEMS_MAX:
             raise EvaluationFailure(f"the range {domain} has more than {RANGE_ITEMS_MAX} items")
         return range(first, last + 1)
     return None

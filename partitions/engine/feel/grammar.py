@@ -51,13 +51,12 @@ GRAMMAR = r"""
 
 ?expr: "if" expr "then" expr "else" expr                           -> if_expr
      | "for" iteration ("," iteration)* "return" expr               -> for_expr
-     | SOME quantifier_in ("," quantifier_in)* "satisfies" expr     -> quantified
-     | EVERY quantifier_in ("," quantifier_in)* "satisfies" expr    -> quantified
+     | SOME iteration ("," iteration)* "satisfies" expr             -> quantified
+     | EVERY iteration ("," iteration)* "satisfies" expr            -> quantified
      | "function" "(" [name ("," name)*] ")" expr                   -> function_def
      | disjunction
 
 iteration: name "in" expr [".." expr]
-quantifier_in: name "in" expr
 
 ?disjunction: conjunction
             | disjunction "or" conjunction                          -> or_expr
