@@ -1,34 +1,40 @@
-"""The FEEL grammar (lark, LALR) and the one parser built from it.
+"""The FEEL grammar (lark, LALR(1), one basic lexer) and the one parser built from it.
+
+The grammar has no conflicts (tests/feel/test_grammar.py builds it in lark's debug mode and
+checks that none is reported), so every text has one parse and lark never picks one silently.
+The lexer is lark's basic one: one token stream whatever the parser state, so keywords are
+reserved everywhere (`x.then` is an error, as Camunda says a name may not be a keyword), and
+an `=`-sign or a `<` is always a COMPARATOR token (`list<number>` reuses it).
 
 Names with spaces
 -----------------
 FEEL names may contain spaces (`Current Vacation Status`, `string length`, `upper case`), and
 some built-in names contain words that are keywords elsewhere (`date and time`, `get or else`,
-`day of week`). An LALR grammar cannot guess where a name ends by looking at the scope, as the
-DMN specification does, so the design is:
+`day of week`). An LALR grammar cannot find where a name ends by looking at the names in
+scope, as the DMN specification does, so the design is:
 
 - Keywords (`and`, `or`, `in`, `of`, `if`, `for`, ...) are separate terminals and never part of
   a NAME token: lark lexes a word with the NAME pattern and turns it into the keyword terminal
   when the whole word is a keyword (so `android` stays a NAME).
 - A name is one or more adjacent NAME tokens (`name: NAME+`); the compiler joins the words with
   single spaces. Two names are never adjacent anywhere else in FEEL, so this adds no conflict:
-  `string length(x)`, `upper case(x)` and `Current Vacation Status.name` need nothing special.
+  `string length(x)`, `upper case(x)` and `Current Vacation Status.name` need nothing special
+  (no pre-pass over the text, no list of known names).
 - The built-in names that contain a keyword are matched whole by one terminal, KEYWORD_NAME,
   whose priority beats NAME (`date and time`, `years and months duration`, `day of week`, ...;
   see KEYWORD_NAMES). The price: two boolean variables called `date` and `time` cannot be
   combined with `date and time` — write `(date) and time`.
 - Anything else goes in backticks, as in Camunda: `` `tracking-id` ``, ``order.`total price` ``.
 
-What is left out of the grammar (each parses as a FeelSyntaxError): intervals written with
-outward brackets (`]1..10[`; write `(1..10)`) — a `]` that opens a range makes `[[]]` ambiguous
-for LALR(1) — `?` and the unary-test dialect of decision tables
-(except after `in`), and `external` functions.
+Left out of the grammar (each is a FeelSyntaxError): intervals written with outward brackets
+(`]1..10[`; write `(1..10)`) — a `]` that opens a range makes `[[]]` ambiguous for LALR(1);
+`?` and the unary-tests dialect of decision tables (except after `in`); `external` functions;
+`list<...>` nested in itself.
 """
 
 import lark
 
-# Built-in names that contain a keyword (and, or, of): lexed as one token. Longest first, so
-# that `years and months duration` wins over any shorter alternative with the same start.
+# Built-in (and type) names that contain a keyword (and, or, of): each is lexed as one token.
 KEYWORD_NAMES = (
     "years and months duration",
     "days and time duration",
