@@ -162,6 +162,7 @@ FUZZ_TOKENS = (
     "some", "every", "satisfies", "item", "instance", "of", "number", "between", "function",
     "count", "sum", "string", "date", "date and time", "duration", '@"P1D"', '@"2020-01-01"',
     "substring", "upper case", "get or else", "now", "is defined", "`b c`", "//", "\n",
+    '"\\u00e9"', '"\\UFFFFFF"', '"\\x"', '"\\"', "@", '@"P1Y"', '@"10:00@Nowhere/Zone"',
 )  # fmt: skip
 FUZZ_VARIABLES = {
     "x": 3,

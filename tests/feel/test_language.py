@@ -32,6 +32,7 @@ LITERALS = [
     ('"\\u269D"', "\u269d"),
     ('"\\U01F40Eab"', "\U0001f40eab"),
     ('"\\d{3}"', "\\d{3}"),  # an unknown escape stays: regular expressions need no doubling
+    ('"\\UFFFFFF"', "\\UFFFFFF"),  # past the last code point: not an escape
     ('"https://example.com/a?x=1"', "https://example.com/a?x=1"),
     ("[]", []),
     ("{}", {}),

@@ -16,37 +16,21 @@ no tree walking, no name resolution, no overload lookup — those happen here:
 - comparisons with a literal (`amount > 100`, `status = "open"`) get a fast path.
 """
 
-import datetime as dt
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from lark import Token, Tree
 
-from . import operators
-from .builtins import BUILTINS, INVOCATION_FAILURES, Overload, bind_named, bind_positional
+from . import calls, iteration, operators
+from .builtins import BUILTINS, bind_named, bind_positional
+from .closures import Compiled, Env, constant, constant_of
 from .errors import EvaluationFailure, FeelSyntaxError
+from .strings import unescape
 from .temporal import parse_temporal_literal
 from .type_names import GENERIC_TESTS, TYPE_TESTS, TypeTest
-from .values import FeelFunction, Range, YearsMonthsDuration, from_json_value, number_result
+from .values import FeelFunction, Range, from_json_value, number_result
 
-Compiled = Callable[[Any, dict], Any]
 _MISSING = object()
-# Guards against an expression that would loop (almost) without end: a range in a for/some/
-# every, and all the items one for/some/every goes through (a cross product multiplies).
-RANGE_ITEMS_MAX = 1_000_000
-ITERATIONS_MAX = 1_000_000
-
-
-class Env:
-    """What one evaluation reads besides the expression: the variables (a Mapping of JSON
-    values) and the command's timestamp for now()/today()."""
-
-    __slots__ = ("variables", "now")
-
-    def __init__(self, variables, now: dt.datetime | None):
-        self.variables = variables
-        self.now = now
 
 
 class Scope:
@@ -65,59 +49,12 @@ class Scope:
         return self.dynamic or name in self.names
 
 
-def _constant(value: Any) -> Compiled:
-    def constant(env, local):
-        return value
-
-    constant.feel_constant = (value,)
-    return constant
-
-
-def _constant_of(compiled: Compiled) -> tuple | None:
-    return getattr(compiled, "feel_constant", None)
-
-
 def variable_value(env: Env, name: str) -> Any:
     value = env.variables.get(name)
     kind = type(value)
     if kind is int or kind is str or kind is bool or value is None:
         return value
     return from_json_value(value)
-
-
-def unescape(text: str) -> str:
-    """A FEEL string literal's value (`text` is without its quotes): `\\"`, `\\\\`, `\\n`,
-    `\\r`, `\\t`, `\\'`, `\\uXXXX` and `\\UXXXXXX` are escapes; any other backslash stays, so
-    regular expressions such as `"\\d{3}"` need no doubling."""
-    if "\\" not in text:
-        return text
-    out: list[str] = []
-    position = 0
-    simple = {'"': '"', "\\": "\\", "n": "\n", "r": "\r", "t": "\t", "'": "'"}
-    while position < len(text):
-        char = text[position]
-        if char != "\\" or position + 1 == len(text):
-            out.append(char)
-            position += 1
-            continue
-        code = text[position + 1]
-        if code in simple:
-            out.append(simple[code])
-            position += 2
-            continue
-        digits = {"u": 4, "U": 6}.get(code)
-        hex_text = text[position + 2 : position + 2 + digits] if digits else ""
-        if (
-            digits
-            and len(hex_text) == digits
-            and all(c in "0123456789abcdefABCDEF" for c in hex_text)
-        ):
-            out.append(chr(int(hex_text, 16)))
-            position += 2 + digits
-            continue
-        out.append(char)
-        position += 1
-    return "".join(out)
 
 
 def _first_token(node: Tree | Token) -> Token | None:
@@ -161,22 +98,22 @@ class Compiler:
     def _number(self, node: Tree, scope: Scope) -> Compiled:
         text = node.children[0]
         value = number_result(Decimal(text)) if "." in text else int(text)
-        return _constant(value)
+        return constant(value)
 
     def _string(self, node: Tree, scope: Scope) -> Compiled:
-        return _constant(unescape(node.children[0][1:-1]))
+        return constant(unescape(node.children[0][1:-1]))
 
     def _temporal(self, node: Tree, scope: Scope) -> Compiled:
-        return _constant(parse_temporal_literal(unescape(node.children[0][1:-1])))
+        return constant(parse_temporal_literal(unescape(node.children[0][1:-1])))
 
     def _true(self, node: Tree, scope: Scope) -> Compiled:
-        return _constant(True)
+        return constant(True)
 
     def _false(self, node: Tree, scope: Scope) -> Compiled:
-        return _constant(False)
+        return constant(False)
 
     def _null(self, node: Tree, scope: Scope) -> Compiled:
-        return _constant(None)
+        return constant(None)
 
     def _list(self, node: Tree, scope: Scope) -> Compiled:
         items = [self.compile(child, scope) for child in node.children]
@@ -326,9 +263,9 @@ class Compiler:
 
     def _static_number(self, node: Tree, scope: Scope) -> int | Decimal | None:
         compiled = self.compile(node, scope)
-        constant = _constant_of(compiled)
-        if constant is not None and type(constant[0]) in (int, Decimal):
-            return constant[0]
+        known = constant_of(compiled)
+        if known is not None and type(known[0]) in (int, Decimal):
+            return known[0]
         return None
 
     # --- calls -------------------------------------------------------------------------------
@@ -398,13 +335,13 @@ class Compiler:
             )
             arguments = [argument for _, argument in by_position]
             if bound.variadic:
-                arguments[-1] = _as_list(arguments[-1])
+                arguments[-1] = calls.as_list(arguments[-1])
         elif bound.variadic:
             fixed = len(bound.parameters) - 1
-            arguments = [*arguments[:fixed], _collect(arguments[fixed:])]
-        invoke = _invoke(bound, arguments)
-        if not bound.needs_env and all(_constant_of(a) is not None for a in arguments):
-            return _folded(invoke)
+            arguments = [*arguments[:fixed], calls.collect(arguments[fixed:])]
+        invoke = calls.invoke(bound, arguments)
+        if not bound.needs_env and all(constant_of(a) is not None for a in arguments):
+            return calls.folded(invoke)
         return invoke
 
     def _dynamic_call(
@@ -452,9 +389,9 @@ class Compiler:
         if isinstance(left_node, Tree) and left_node.data in _ARITHMETIC_CHAINS[node.data]:
             return self._chain(node, scope)
         left, right = self.compile(left_node, scope), self.compile(right_node, scope)
-        left_constant, right_constant = _constant_of(left), _constant_of(right)
+        left_constant, right_constant = constant_of(left), constant_of(right)
         if left_constant is not None and right_constant is not None:
-            return _constant(operation(left_constant[0], right_constant[0]))
+            return constant(operation(left_constant[0], right_constant[0]))
 
         def binary(env, local):
             return operation(left(env, local), right(env, local))
@@ -497,9 +434,9 @@ class Compiler:
 
     def _neg(self, node: Tree, scope: Scope) -> Compiled:
         operand = self.compile(node.children[0], scope)
-        constant = _constant_of(operand)
-        if constant is not None:
-            return _constant(operators.negate(constant[0]))
+        known = constant_of(operand)
+        if known is not None:
+            return constant(operators.negate(known[0]))
 
         def negation(env, local):
             return operators.negate(operand(env, local))
@@ -510,9 +447,9 @@ class Compiler:
         left_node, comparator, right_node = node.children
         compare = operators.COMPARATORS[comparator]
         left, right = self.compile(left_node, scope), self.compile(right_node, scope)
-        constant = _constant_of(right)
-        if constant is not None:
-            return _compare_with_constant(compare, comparator, left, constant[0])
+        known = constant_of(right)
+        if known is not None:
+            return _compare_with_constant(compare, comparator, left, known[0])
 
         def comparison(env, local):
             return compare(left(env, local), right(env, local))
@@ -677,7 +614,7 @@ class Compiler:
             name = self.name(node.children[0])
             domain = self.compile(node.children[1], scope)
             if len(node.children) == 3:  # for x in 1..n
-                domain = _numeric_range(domain, self.compile(node.children[2], scope))
+                domain = iteration.numeric_range(domain, self.compile(node.children[2], scope))
             compiled.append((name, domain))
             scope = scope.bind(name)
         return compiled, scope
@@ -696,7 +633,7 @@ class Compiler:
 
         def loop(env, local, depth: int, results: list) -> bool:
             name, domain = iterations[depth]
-            items = _items_of(domain(env, local))
+            items = iteration.items_of(domain(env, local))
             if items is None:
                 return False
             for item in items:
@@ -705,8 +642,8 @@ class Compiler:
                     if not loop(env, bound, depth + 1, results):
                         return False
                     continue
-                if len(results) == ITERATIONS_MAX:
-                    raise EvaluationFailure(f"a for loop ran past {ITERATIONS_MAX} items")
+                if len(results) == iteration.ITERATIONS_MAX:
+                    raise EvaluationFailure(f"a for loop ran past {iteration.ITERATIONS_MAX} items")
                 if uses_partial:
                     bound["partial"] = list(results)
                 results.append(body(env, bound))
@@ -729,7 +666,7 @@ class Compiler:
             """True if an item decides the quantifier, False if none does, None if a domain
             is not a list."""
             name, domain = iterations[depth]
-            items = _items_of(domain(env, local))
+            items = iteration.items_of(domain(env, local))
             if items is None:
                 return None
             for item in items:
@@ -740,8 +677,10 @@ class Compiler:
                         return found
                     continue
                 tested[0] += 1
-                if tested[0] > ITERATIONS_MAX:
-                    raise EvaluationFailure(f"{quantifier} ran past {ITERATIONS_MAX} items")
+                if tested[0] > iteration.ITERATIONS_MAX:
+                    raise EvaluationFailure(
+                        f"{quantifier} ran past {iteration.ITERATIONS_MAX} items"
+                    )
                 if (condition(env, bound) is True) is wanted:
                     return True
             return False
@@ -771,130 +710,28 @@ _ARITHMETIC_CHAINS = {
 }
 
 
-# Results a folded call may share between evaluations: values nobody can change.
-_IMMUTABLE_TYPES = frozenset(
-    {type(None), bool, int, Decimal, str, dt.date, dt.time, dt.datetime, dt.timedelta,
-     YearsMonthsDuration}
-)  # fmt: skip
-
-
-def _folded(invoke: Compiled) -> Compiled:
-    """A built-in call on constants (`duration("PT5M")`), computed once at compile time when
-    that succeeds and gives an immutable value; otherwise left to run at evaluation."""
-    try:
-        value = invoke(None, {})
-    except Exception:  # e.g. assert(): it fails again, with its message, when evaluated
-        return invoke
-    return _constant(value) if type(value) in _IMMUTABLE_TYPES else invoke
-
-
-def _as_list(argument: Compiled) -> Compiled:
-    """A named argument for a variadic parameter: a list as it is, one value as a list."""
-
-    def as_list(env, local):
-        value = argument(env, local)
-        return value if type(value) is list else [value]
-
-    return as_list
-
-
-def _collect(arguments: list[Compiled]) -> Compiled:
-    def collect(env, local):
-        return [argument(env, local) for argument in arguments]
-
-    return collect
-
-
-def _invoke(bound: Overload, arguments: list[Compiled]) -> Compiled:
-    implementation, checks, needs_env = bound.implementation, bound.checks, bound.needs_env
-    if len(arguments) == 1 and not needs_env:
-        (argument,) = arguments
-        (check,) = checks
-
-        def invoke_one(env, local):
-            value = argument(env, local)
-            if check is not None and not check(value):
-                return None
-            try:
-                return implementation(value)
-            except INVOCATION_FAILURES:
-                return None
-
-        return invoke_one
-
-    def invoke(env, local):
-        values = [argument(env, local) for argument in arguments]
-        for value, check in zip(values, checks, strict=True):
-            if check is not None and not check(value):
-                return None
-        try:
-            if needs_env:
-                return implementation(env, *values)
-            return implementation(*values)
-        except INVOCATION_FAILURES:
-            return None
-
-    return invoke
-
-
-def _compare_with_constant(compare, comparator: str, left: Compiled, constant: Any) -> Compiled:
+def _compare_with_constant(compare, comparator: str, left: Compiled, value: Any) -> Compiled:
     """`amount > 100`, `status = "open"`: when the value has the constant's exact type, one
     Python comparison decides; anything else takes the general path."""
-    kind = type(constant)
+    kind = type(value)
     if kind not in (int, Decimal, str) or comparator not in operators.PYTHON_COMPARATORS:
-        return lambda env, local: compare(left(env, local), constant)
+        return lambda env, local: compare(left(env, local), value)
     python_compare = operators.PYTHON_COMPARATORS[comparator]
     if kind is str:
 
         def with_string(env, local):
-            value = left(env, local)
-            if type(value) is str:
-                return python_compare(value, constant)
-            return compare(value, constant)
+            found = left(env, local)
+            if type(found) is str:
+                return python_compare(found, value)
+            return compare(found, value)
 
         return with_string
 
     def with_number(env, local):
-        value = left(env, local)
-        value_kind = type(value)
-        if value_kind is int or value_kind is Decimal:
-            return python_compare(value, constant)
-        return compare(value, constant)
+        found = left(env, local)
+        found_kind = type(found)
+        if found_kind is int or found_kind is Decimal:
+            return python_compare(found, value)
+        return compare(found, value)
 
     return with_number
-
-
-def _numeric_range(start: Compiled, end: Compiled) -> Compiled:
-    """`for x in 1..3` (and `3..1`, descending): the whole numbers from start to end."""
-
-    def numbers(env, local):
-        first, last = start(env, local), end(env, local)
-        if type(first) not in (int, Decimal) or type(last) not in (int, Decimal):
-            return None
-        if first != int(first) or last != int(last):
-            return None
-        first, last = int(first), int(last)
-        if abs(last - first) + 1 > RANGE_ITEMS_MAX:
-            raise EvaluationFailure(
-                f"the range {first}..{last} has more than {RANGE_ITEMS_MAX} items"
-            )
-        return range(first, last + 1) if first <= last else range(first, last - 1, -1)
-
-    return numbers
-
-
-def _items_of(domain: Any):
-    """What `for`/`some`/`every` iterate: a list, a range of whole numbers, or None."""
-    kind = type(domain)
-    if kind is list or kind is range:
-        return domain
-    if kind is Range:
-        start, end = domain.start, domain.end
-        if type(start) is not int or type(end) is not int:
-            return None
-        first = start if domain.start_included else start + 1
-        last = end if domain.end_included else end - 1
-        if last - first + 1 > RANGE_ITEMS_MAX:
-            raise EvaluationFailure(f"the range {domain} has more than {RANGE_ITEMS_MAX} items")
-        return range(first, last + 1)
-    return None

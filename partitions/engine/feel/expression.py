@@ -8,7 +8,8 @@ from typing import Any
 
 import lark
 
-from .compiler import Compiled, Compiler, Env, Scope
+from .closures import Compiled, Env
+from .compiler import Compiler, Scope
 from .errors import EvaluationFailure, FeelEvaluationError, FeelSyntaxError
 from .grammar import parser
 

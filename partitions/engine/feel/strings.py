@@ -71,3 +71,42 @@ def json_temporal_string(value: Any) -> str | None:
     if type(value) is dt.datetime:
         return temporal.json_date_time_text(value)
     return _temporal_text(value)
+
+
+MAX_CODE_POINT = 0x10FFFF
+
+
+def unescape(text: str) -> str:
+    """A FEEL string literal's value (`text` is without its quotes): `\\"`, `\\\\`, `\\n`,
+    `\\r`, `\\t`, `\\'`, `\\uXXXX` and `\\UXXXXXX` are escapes; any other backslash stays, so
+    regular expressions such as `"\\d{3}"` need no doubling."""
+    if "\\" not in text:
+        return text
+    out: list[str] = []
+    position = 0
+    simple = {'"': '"', "\\": "\\", "n": "\n", "r": "\r", "t": "\t", "'": "'"}
+    while position < len(text):
+        char = text[position]
+        if char != "\\" or position + 1 == len(text):
+            out.append(char)
+            position += 1
+            continue
+        code = text[position + 1]
+        if code in simple:
+            out.append(simple[code])
+            position += 2
+            continue
+        digits = {"u": 4, "U": 6}.get(code)
+        hex_text = text[position + 2 : position + 2 + digits] if digits else ""
+        if (
+            digits
+            and len(hex_text) == digits
+            and all(c in "0123456789abcdefABCDEF" for c in hex_text)
+            and int(hex_text, 16) <= MAX_CODE_POINT
+        ):
+            out.append(chr(int(hex_text, 16)))
+            position += 2 + digits
+            continue
+        out.append(char)
+        position += 1
+    return "".join(out)
