@@ -4,7 +4,9 @@ and nothing else ever leaves evaluate() — checked by planting faults and by a 
 
 import datetime as dt
 import json
+import os
 import random
+import string
 from collections.abc import Mapping
 
 import pytest
@@ -188,15 +190,26 @@ def _mutated_valid_expression(rng: random.Random) -> str:
             "for i in items return i",
             "{a: x, b: a + 1}.b",
             "sum(order.items.total)",
+            '@"2020-01-01T10:00:00@Europe/Berlin" + @"P1D"',
+            '"a\\u00e9b" + string(1.5)',
         ]
     )
     position = rng.randrange(len(text) + 1)
-    return text[:position] + rng.choice(FUZZ_TOKENS) + text[position:]  # fmt: skip
+    if rng.random() < 0.5:  # a token, or a single character (which may split a token)
+        return text[:position] + rng.choice(FUZZ_TOKENS) + text[position:]
+    return text[:position] + rng.choice(string.printable + "é`@") + text[position + 1 :]
 
 
-@pytest.mark.parametrize("seed", [20240315, random.SystemRandom().randrange(2**32)])
+# One fixed seed, and one new each run (or FEEL_FUZZ_SEED, to replay a failure).
+FUZZ_SEEDS = [
+    20240315,
+    int(os.environ.get("FEEL_FUZZ_SEED", random.SystemRandom().randrange(2**32))),
+]
+
+
+@pytest.mark.parametrize("seed", FUZZ_SEEDS)
 def test_fuzz_only_feel_errors_leave_parse_and_evaluate(seed):
-    print(f"FEEL fuzz seed: {seed} (rerun with this seed to replay)")
+    print(f"FEEL fuzz seed {seed}; replay: FEEL_FUZZ_SEED={seed} pytest tests/feel -k fuzz")
     rng = random.Random(seed)
     parsed = evaluated = 0
     for _ in range(FUZZ_EXPRESSIONS):
