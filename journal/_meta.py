@@ -3,9 +3,10 @@
 It is replaced atomically (write a temporary file, fsync it, rename it over the old one, fsync
 the directory) and carries a CRC32C of its own content, so it is either the old or the new
 version, never a mix, and damage is detected. It is rewritten when the set of segments
-changes (creation, roll, truncation, compaction, reset) and on close - not on every flush:
-one extra fsync per flush would halve append throughput. Between rewrites, the last flushed
-index is carried by the flush markers inside the segments (see journal.py).
+changes (creation, roll, the first flush of a new segment, truncation, compaction, reset) and
+on close - not on every flush: one extra fsync per flush would halve append throughput.
+Between rewrites, the last flushed index is carried by the flush markers inside the segments
+and by the flush hint file (see journal.py and _hint.py).
 """
 
 from __future__ import annotations

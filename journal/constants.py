@@ -24,7 +24,7 @@ entry_metadata_bytes_max = 4 * 1024
 entry_metadata_keys_max = 64
 
 # Custom-metadata keys of an IPC record-batch message. An entry carries index, term and crc;
-# a flush marker (a 0-row batch written just before the fsync of a flush) carries `flushed`.
+# a flush marker (a 0-row batch written just after the fdatasync of a flush) carries `flushed`.
 # User keys may not start with the reserved prefix.
 key_prefix_reserved = b"raybee:"
 key_index = b"raybee:index"
@@ -42,6 +42,8 @@ segment_name_digits = 20  # enough for index_max, so names sort as numbers
 metadata_file_name = "journal.meta"
 lock_file_name = "journal.lock"  # flock-ed while open: one Journal per directory
 metadata_tmp_suffix = ".tmp"
+flush_hint_file_name = "journal.flushed"  # see _hint.py
+flush_hint_bytes = 30  # 20 digits, a space, 8 hex digits of CRC32C, a newline
 metadata_format_version = 1
 
 # Arrow IPC framing: every message starts with the continuation marker and a little-endian

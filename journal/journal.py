@@ -2,28 +2,63 @@
 
 Durability protocol
 -------------------
+Model of the disk this is built for: a power loss keeps what an fsync made durable; of the
+pages written since a file's last fsync it may keep any subset, in any order (a lost page
+reads as its old bytes, zeros past the old end), and of the directory changes since the
+directory's last fsync it may lose any (a new segment's name vanishes). Every rule below
+follows from that model; `testing.PowerLossDisk` implements it for the tests.
+
 - `append` writes one IPC record-batch message per entry to the active segment (page cache).
-- `flush` first writes a *flush marker* - a 0-row record batch whose metadata says "every entry
-  up to N is flushed" - then fdatasyncs the segment, and fsyncs the directory (and rewrites the
-  metadata file) when a segment was created since the last flush. The marker is durable exactly
-  when the flush is, so on recovery the last valid marker is the last flushed index without a
-  second fsync per flush for the metadata file.
-- A segment is rolled before an append would take it past `segment_size_bytes_max`: the old
-  segment gets a marker and an fdatasync first, so only the newest segment can hold unflushed
-  data.
+- `flush` fdatasyncs the active segment, fsyncs the directory when a segment was created
+  since its last fsync (and then rewrites the metadata file, which names it), and only
+  *then* writes a *flush marker* - a 0-row record batch whose metadata says "every entry up
+  to N is flushed" - and the flush hint (`_hint.py`). One fsync per flush, as before.
+- Why the marker comes after the fdatasync, not before it: pages of one flush reach the disk
+  in any order, so a marker written before the sync can survive a power loss in which an
+  earlier page of the same flush was lost - and then it "proves" the lost entries flushed,
+  and the journal refuses to open. Written after the sync, a marker only ever claims entries
+  that were durable when it was written, so a marker found on recovery is always true. The
+  price: a flush's own marker becomes durable with the *next* fdatasync, not with its own.
+  The alternative - a CRC32C of the covered byte range inside a marker written before the
+  sync - proves no more after a power loss (damage in the newest flush looks the same either
+  way), costs a second pass over the bytes on recovery and a range checksum per flush, and
+  needs markers to know their range. The reorder costs nothing: same fsyncs, one more
+  pwrite (the hint) per flush; `raybee bench journal` measures it.
+- The flush hint is a 30-byte file rewritten in place after each flush's fdatasync and not
+  fsynced (so it is free): it never claims more than was durable, it is fsynced only when the
+  flushed index goes down (`truncate_after` below it, `reset`), and recovery takes it as one
+  more proof. It exists for damage a segment cannot show: a clean cut of the last segment
+  at a message boundary removes the entries *and* every marker after them.
+- A segment is rolled before an append would take it past `segment_size_bytes_max`. Rolling
+  seals the old segment first: fdatasync (always: the last flush's marker is not durable
+  yet), fsync of the directory if the segment is new since its last fsync, and a metadata
+  rewrite recording it as flushed - all before the new segment is created. So only the
+  newest segment can hold unflushed data or an undurable name, a power loss never leaves a
+  later segment without an earlier one, and the flushed index a roll advances (which
+  `partitions/raft_storage.py` relies on) is durable, names included.
 - Recovery on open scans every segment (header bytes, CRC32C of every message, index
-  continuity). A damaged or partial tail whose entries all lie past the last flushed index -
-  from the metadata file and the markers, including markers found *after* the damage - is
-  truncated and reported in `recovery_report`; damage at or below it raises
-  `CorruptedJournalError` naming the file and the offset.
+  continuity). The last flushed index is proven by the metadata file, the flush hint and
+  the flush markers (including markers found *after* damage). A damaged or partial tail
+  whose entries all lie past it is truncated and reported in `recovery_report`; damage at
+  or below it, a segment missing from the start (the metadata file keeps the first index)
+  or from the end (it names the newest segment it recorded), and a journal that ends before
+  the proven index raise `CorruptedJournalError` naming the file (and offset).
 
 Limits, on purpose
 ------------------
-- The metadata file is not rewritten on every flush (that would be a second fsync per flush).
-  So a flushed tail is recognised as flushed by its flush markers: if damage removes the
-  entries *and* every marker after them (e.g. someone truncates a segment file), that tail
-  looks like an unflushed one and is cut and reported, not raised - unless the metadata file
-  (rewritten at roll, truncate, compact, reset and close) already covers it.
+- The metadata file is not rewritten on every flush (that would be a second fsync per flush,
+  about halving append throughput). Between rewrites the flushed index of the newest segment
+  is proven by markers and the hint, neither fsynced by its own flush. So, after a power loss
+  that kept neither the newest marker nor the newest hint, damage that removes exactly the
+  entries flushed since the metadata file's last rewrite (at most the newest segment's) - a
+  clean cut at a message boundary, or the newest segment file deleted - looks like an
+  unflushed tail lost to that power loss and is not reported. Without the power loss (after
+  a process crash, or a clean close) the hint is there and every such cut is reported.
+  `test_boundary_cuts_the_design_cannot_see` shows the boundary.
+- Damage to entries that no proof covers - the newest flush, once a power loss took its
+  marker and its hint - is cut as a torn tail (reported in `recovery_report`, not raised):
+  that flush may not have completed, and its pages may have been lost in any order, so such
+  damage is exactly what a power loss leaves.
 - Reads copy the bytes they need with pread (1 MiB chunks) instead of handing out batches
   that point into an mmap: `truncate_after` shrinks files, and touching an mmap past the end
   of its file kills the process with SIGBUS. Recovery, which hands nothing out, uses mmap.
@@ -44,6 +79,7 @@ import pyarrow as pa
 
 from raybee.journal import _ipc
 from raybee.journal import constants as c
+from raybee.journal._hint import encode_hint, read_hint
 from raybee.journal._meta import Meta, fsync_dir, read_meta, write_meta
 from raybee.journal._segment import (
     Segment,
@@ -172,7 +208,10 @@ class Journal:
         self._term_starts: list[int] = []
         self._term_values: list[int] = []
         self._fd: int | None = None  # write fd of the active (last) segment
+        # A segment was created since the directory's last fsync: its name is not durable.
         self._dir_sync_pending = False
+        self._hint_fd: int | None = None
+        self._hint_index = -1  # what the hint file says (-1: unknown)
         self._closed = False
         self._failed = False
         self._lock_fd: int | None = None
@@ -197,26 +236,39 @@ class Journal:
     def _recover(self, schema: pa.Schema | None, first_index: int | None) -> None:
         meta, firsts = self._load_meta(schema, first_index)
         meta, firsts, removed = self._drop_leftovers(meta, firsts, first_index)
-        flushed, truncated = self._scan_segments(meta, firsts, removed)
+        proofs = {"the metadata file": meta.last_flushed_index}
+        hint = read_hint(self._dir)
+        if hint is not None:
+            proofs["the flush hint file"] = hint
+        flushed, truncated = self._scan_segments(meta, firsts, removed, proofs)
         self._first_index_empty = meta.first_index
         last = self.last_index
         if flushed > last:
+            source = max(proofs, key=proofs.__getitem__)
             raise CorruptedJournalError(
                 self._segments[-1].path if self._segments else self._dir,
                 None,
-                f"entries up to {flushed} were flushed but the journal ends at {last}",
+                f"flushed entries are gone: {source} says entries up to {flushed} were "
+                f"flushed, but the journal ends at {last}",
             )
-        # Whatever survived recovery becomes flushed: a marker (and an fdatasync) vouches for
-        # it - cheaper than rewriting the metadata file. Older segments were synced at roll.
         self._flushed_index = flushed
+        self._hint_index = hint if hint is not None else -1
+        self._hint_fd = os.open(
+            os.path.join(self._dir, c.flush_hint_file_name), os.O_RDWR | os.O_CREAT, 0o644
+        )
         if self._segments:
             self._fd = os.open(self._segments[-1].path, os.O_WRONLY | os.O_APPEND)
             # O_APPEND writes at the end of the file: it must be where the valid data ends.
             assert os.fstat(self._fd).st_size == self._segments[-1].size_bytes
-            self._sync_active()
-        self._flushed_index = last
-        if removed:
-            fsync_dir(self._dir)
+        # Whatever survived recovery becomes flushed: fdatasync it (cheaper than rewriting
+        # the metadata file). Every proof of a flushed index is written after the directory
+        # was fsynced, so a segment holding a proven entry is durably named; the name of a
+        # newer one (or a removal above) may not be: fsync the directory then.
+        self._dir_sync_pending = bool(removed) or (
+            bool(self._segments) and self._segments[-1].first_index > flushed
+        )
+        self._sync_active(marker=True)
+        assert self._flushed_index == last
         self._meta = replace(
             meta,
             first_index=self.first_index,
@@ -284,6 +336,17 @@ class Journal:
             for first in firsts[: len(firsts) - len(keep)]:
                 removed.append(self._unlink_segment(first))
             firsts = keep
+        if firsts and firsts[0] > meta.first_index:
+            # The first segment is named by the first index, which the metadata file keeps;
+            # a roll fsyncs the directory before the next segment exists, so no power loss
+            # leaves a later segment without the first one.
+            raise CorruptedJournalError(
+                os.path.join(self._dir, segment_name(meta.first_index)),
+                None,
+                f"first segment file is missing: the journal starts at {meta.first_index} "
+                f"(metadata file) but the first segment found starts at {firsts[0]}, so "
+                f"entries {meta.first_index}..{firsts[0] - 1} are lost",
+            )
         start = firsts[0] if firsts else meta.first_index
         if first_index is not None and first_index != start:
             raise IndexOutOfRangeError(
@@ -299,10 +362,13 @@ class Journal:
         return meta, firsts, removed
 
     def _scan_segments(
-        self, meta: Meta, firsts: list[int], removed: list[str]
+        self, meta: Meta, firsts: list[int], removed: list[str], proofs: dict[str, int]
     ) -> tuple[int, list[TruncatedTail]]:
-        """Scan every segment in order; returns the last flushed index and the cut tails."""
-        flushed = meta.last_flushed_index
+        """Scan every segment in order; returns the last flushed index and the cut tails.
+
+        `proofs` holds the flushed index each source vouches for (source -> index); the
+        flush markers found are added to it."""
+        flushed = max(proofs.values())
         truncated: list[TruncatedTail] = []
         expected = firsts[0] if firsts else meta.first_index
         term = 0
@@ -314,7 +380,8 @@ class Journal:
                     path, None, f"segment starts at {first}, expected {expected} (a gap)"
                 )
             scan = scan_segment(path, first, self._header, term)
-            flushed = max(flushed, scan.flushed_claim)
+            if scan.flushed_claim > flushed:
+                proofs["a flush marker"] = flushed = scan.flushed_claim
             vouched = max(flushed, scan.flushed_claim_past_damage)
             damage = scan.damage_offset
             if scan.header_torn or (damage is not None and damage < len(self._header)):
@@ -491,10 +558,20 @@ class Journal:
         seg.size_bytes += total
 
     def _roll(self, first: int) -> Segment:
-        """Seal the active segment (marker + fdatasync) and start a new one at `first`."""
-        if self._segments:
-            self._sync_active()
+        """Seal the active segment and start a new one at `first`.
+
+        Sealing makes the old segment durable (fdatasync, and the directory when the segment
+        is new since its last fsync) and records it in the metadata file - before the new
+        segment exists, so a power loss never leaves a later segment without the earlier
+        ones, and the flushed index a roll advances is never a lie."""
         with self._all_or_fail():
+            if self._segments:
+                # Unconditionally: the marker of the last flush is not durable yet, and once a
+                # segment follows, any damage in this one is reported, never cut.
+                self._sync_active(marker=False, seal=True)
+                # No marker: the metadata file is the proof for a sealed segment.
+                self._write_meta()
+                self._fault("roll.sealed")
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
@@ -510,41 +587,67 @@ class Journal:
             self._fault("roll.header_written")
         return seg
 
-    def _sync_active(self) -> None:
-        """Make every entry of the active segment durable, with a marker saying so."""
+    def _sync_active(self, marker: bool, seal: bool = False) -> bool:
+        """Make every appended entry durable, then say so. Returns whether the directory was
+        fsynced (a segment was created since its last fsync).
+
+        Order matters: fdatasync the segment, fsync the directory, and only then write the
+        flush marker and the hint. A marker written before the fdatasync could reach the disk
+        while an earlier page of the same flush did not, and then "prove" lost entries
+        flushed; written after it, it claims only what is already durable. The marker itself
+        becomes durable with the next fdatasync of the segment."""
         last = self.last_index
+        if last == self._flushed_index and not self._dir_sync_pending and not seal:
+            return False
+        self._fault("flush.before_sync")
+        if self._fd is not None:
+            os.fdatasync(self._fd)  # a failure leaves the page cache unknown: callers fail
+        self._fault("flush.synced")
+        dir_synced = self._dir_sync_pending
+        if dir_synced:
+            fsync_dir(self._dir)
+            self._dir_sync_pending = False
+            self._fault("flush.dir_synced")
         if last > self._flushed_index:
-            seg = self._segments[-1]
-            self._write(seg, self._marker_message(last))
-            self._fault("flush.marker_written")
-            try:
-                os.fdatasync(self._fd)
-            except OSError:
-                # After a failed fsync the page cache state is unknown (fsyncgate): stop.
-                self._failed = True
-                raise
             self._flushed_index = last
-            self._fault("flush.synced")
+            if marker and self._segments:
+                self._write(self._segments[-1], self._marker_message(last))
+                self._fault("flush.marker_written")
+        if self._flushed_index > self._hint_index:
+            self._write_hint(self._flushed_index, durable=False)
+        return dir_synced
+
+    def _write_hint(self, flushed: int, durable: bool) -> None:
+        """Record `flushed` in the hint file (see _hint.py): in place, fsynced only when
+        `durable` (when the flushed index goes down)."""
+        assert self._hint_fd is not None
+        record = encode_hint(flushed)
+        written = os.pwrite(self._hint_fd, record, 0)
+        assert written == len(record), "a 30-byte pwrite at offset 0 is never short"
+        if durable:
+            os.fsync(self._hint_fd)
+        self._hint_index = flushed
 
     def flush(self) -> int:
         """Make every appended entry durable; returns the last flushed index."""
         self._check_usable()
-        self._sync_active()
-        if self._dir_sync_pending:
-            with self._all_or_fail():
-                fsync_dir(self._dir)
-                self._fault("flush.dir_synced")
-                self._write_meta()  # also syncs the header of a segment without entries
+        with self._all_or_fail():
+            if self._sync_active(marker=True):
+                self._write_meta()  # a new segment: the metadata file names it
         return self._flushed_index
 
     def _write_meta(self, **changes: object) -> None:
         """Replace the metadata file with the current state (`changes` override fields).
 
-        It names the newest segment, so that segment's header is synced first; the rewrite
-        fsyncs the directory, which makes the segment's creation durable too.
+        It names the newest segment, so a segment created since the directory's last fsync
+        is made durable first (its header, then its name): the metadata file must never
+        name a segment a power loss can take away.
         """
-        if self._dir_sync_pending and self._fd is not None:
-            os.fdatasync(self._fd)
+        if self._dir_sync_pending:
+            if self._fd is not None:
+                os.fdatasync(self._fd)
+            fsync_dir(self._dir)
+            self._dir_sync_pending = False
         fields: dict[str, object] = {
             "first_index": self.first_index,
             "last_flushed_index": self._flushed_index,
@@ -553,7 +656,6 @@ class Journal:
         fields.update(changes)
         self._meta = replace(self._meta, **fields)
         write_meta(self._dir, self._meta, self._fault)
-        self._dir_sync_pending = False
 
     # ------------------------------------------------------------------ reading
 
@@ -618,7 +720,10 @@ class Journal:
             keep = self._segment_of(index + 1)
             seg = self._segments[keep]
             cut = SegmentReader(seg, self._schema, c.read_chunk_bytes).offset_of(index + 1)
-            # Metadata first: it must never claim a flushed index the files no longer hold.
+            # Hint and metadata first: they must never claim a flushed index the files no
+            # longer hold (the hint is fsynced here since it goes down).
+            if self._hint_index > index:
+                self._write_hint(index, durable=True)
             self._flushed_index = min(self._flushed_index, index)
             dropped = self._segments[keep + 1 :]
             self._write_meta(last_segment=seg.first_index)
@@ -677,6 +782,8 @@ class Journal:
         self._check_usable()
         _check_int("first_index", first_index, 1, c.index_max)
         with self._all_or_fail():
+            if self._hint_index > first_index - 1:
+                self._write_hint(first_index - 1, durable=True)
             self._write_meta(
                 first_index=first_index,
                 last_flushed_index=first_index - 1,
@@ -723,6 +830,9 @@ class Journal:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+        if self._hint_fd is not None:
+            os.close(self._hint_fd)
+            self._hint_fd = None
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # closing the descriptor drops the flock
             self._lock_fd = None

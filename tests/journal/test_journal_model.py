@@ -1,7 +1,14 @@
 """Hypothesis stateful test: the journal against an in-memory model.
 
 Rules: append (also 0-row entries with metadata), refused appends, flush, truncate_after (with
-and without a commit floor), compact_before, reset, close + reopen, and crash + reopen.
+and without a commit floor), compact_before, reset, close + reopen, crash + reopen, and damage:
+- power loss (`PowerLossDisk`: of what was written since the last fsync, any pages lost in any
+  order, sizes anywhere in between; directory entries since the directory's last fsync lost
+  or revived), between operations and at every fault point inside an append (a roll) or a
+  flush - the journal must reopen with every entry it called flushed;
+- a missing first segment file - reported, never silently lost;
+- a clean cut of the last segment at a message boundary - reported when it takes an entry
+  the journal called flushed, otherwise just an unflushed tail lost.
 Replay: the seed is printed; set JOURNAL_MODEL_SEED=<seed> to run the same examples again.
 """
 
@@ -12,17 +19,48 @@ import random
 import shutil
 import tempfile
 
+import pytest
 from hypothesis import event, note, seed, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from raybee.journal import CommitFloorError, Journal, TermRegressionError
+from raybee.journal import CommitFloorError, CorruptedJournalError, Journal, TermRegressionError
 from raybee.journal import constants as c
-from raybee.journal._segment import SegmentReader
-from raybee.journal.testing import SCHEMA, make_batch
+from raybee.journal.testing import (
+    SCHEMA,
+    PowerLossDisk,
+    make_batch,
+    segment_messages,
+    write_in_place,
+)
 
 SEED = int(os.environ.get("JOURNAL_MODEL_SEED", random.randrange(2**32)))
 print(f"journal model test seed: {SEED} (replay with JOURNAL_MODEL_SEED={SEED})")
+
+# Where a power loss may strike inside an append (a roll) or a flush.
+POWER_LOSS_POINTS = (
+    "flush.before_sync",
+    "flush.synced",
+    "flush.dir_synced",
+    "flush.marker_written",
+    "roll.sealed",
+    "roll.before_create",
+    "roll.created",
+    "roll.header_written",
+    "meta.tmp_written",
+    "meta.renamed",
+)
+# What the damage rules did, over the whole run (a fault test shows its faults happened).
+FAULTS = {
+    "power losses inside an operation": 0,
+    "missing first segments reported": 0,
+    "boundary cuts of flushed entries reported": 0,
+    "boundary cuts of unflushed entries": 0,
+}
+
+
+class SimulatedCrash(Exception):
+    pass
 
 
 class JournalModel(RuleBasedStateMachine):
@@ -31,14 +69,32 @@ class JournalModel(RuleBasedStateMachine):
         note(f"journal model test seed: {SEED} (replay with JOURNAL_MODEL_SEED={SEED})")
         self.dir = tempfile.mkdtemp(prefix="journal-model-")
         self.path = os.path.join(self.dir, "j")
+        # The model decides what a power loss keeps; real fsyncs would only cost time.
+        self.disk = PowerLossDisk(self.path, really_sync=False).__enter__()
+        self.armed: str | None = None
         self.journal = Journal.open(
-            self.path, schema=SCHEMA, segment_size_bytes_max=c.segment_size_bytes_min
+            self.path,
+            schema=SCHEMA,
+            segment_size_bytes_max=c.segment_size_bytes_min,
+            fault_injector=self._fault,
         )
         self.first = 1
         self.entries: dict[int, tuple[int, int, int, dict]] = {}  # index -> term, key, rows, md
         self.flushed = 0
         self.counter = 0
         self.reopens = 0
+
+    def _fault(self, point: str) -> None:
+        if point == self.armed:
+            self.armed = None
+            raise SimulatedCrash(point)
+
+    def _open(self) -> Journal:
+        return Journal.open(
+            self.path,
+            segment_size_bytes_max=c.segment_size_bytes_min,
+            fault_injector=self._fault,
+        )
 
     @property
     def last(self) -> int:
@@ -112,7 +168,7 @@ class JournalModel(RuleBasedStateMachine):
     @rule()
     def close_and_reopen(self):
         self.journal.close()
-        self.journal = Journal.open(self.path, segment_size_bytes_max=c.segment_size_bytes_min)
+        self.journal = self._open()
         self.flushed = self.last
         self.reopens += 1
 
@@ -121,41 +177,109 @@ class JournalModel(RuleBasedStateMachine):
         # A process crash: what was written is in the page cache and survives; only the
         # metadata file may be behind.
         self.journal.crash()
-        self.journal = Journal.open(self.path, segment_size_bytes_max=c.segment_size_bytes_min)
+        self.journal = self._open()
         assert not self.journal.recovery_report.truncated
         self.flushed = self.last
         self.reopens += 1
 
-    @rule(data=st.data())
-    def power_loss_and_reopen(self, data):
-        # A power loss keeps what was fsynced; of the rest, any prefix may survive, possibly
-        # followed by zeros (a size update without its data), and a segment file whose
-        # directory entry was never fsynced may vanish whole.
-        j = self.journal
-        flushed = j.last_flushed_index
-        seg = j._segments[-1] if j._segments else None
-        vanish = seg is not None and j._dir_sync_pending and seg.first_index > flushed
-        j.crash()
-        if seg is not None and vanish and data.draw(st.booleans(), label="segment vanishes"):
-            os.unlink(seg.path)
-        elif seg is not None and seg.last_index > flushed:
-            reader = SegmentReader(seg, SCHEMA, c.read_chunk_bytes)
-            start = 0 if vanish else reader.offset_of(max(flushed + 1, seg.first_index))
-            size = os.path.getsize(seg.path)
-            cut = data.draw(st.integers(start, size), label="surviving bytes")
-            zeros = data.draw(st.booleans(), label="zero-filled")
-            with open(seg.path, "r+b") as f:
-                if zeros:
-                    f.seek(cut)
-                    f.write(b"\0" * (size - cut))
-                else:
-                    f.truncate(cut)
-        self.journal = Journal.open(self.path, segment_size_bytes_max=c.segment_size_bytes_min)
+    def _power_loss(self, rng: random.Random) -> None:
+        """Power loss now: the journal must reopen with every entry it called flushed."""
+        flushed = self.journal.last_flushed_index
+        self.journal.crash()
+        self.disk.apply(self.disk.image(rng))
+        self.journal = self._open()
         survived = self.journal.last_index
         assert flushed <= survived <= self.last, (flushed, survived, self.last)
         for i in range(survived + 1, self.last + 1):
             del self.entries[i]
         self.flushed = survived
+        self.reopens += 1
+
+    @rule(rng=st.randoms(use_true_random=False))
+    def power_loss_and_reopen(self, rng):
+        self._power_loss(rng)
+
+    @rule(
+        point=st.sampled_from(POWER_LOSS_POINTS),
+        count=st.sampled_from([1, 10, 40]),
+        rng=st.randoms(use_true_random=False),
+    )
+    def power_loss_inside_append_or_flush(self, point, count, rng):
+        self.armed = point
+        try:
+            for _ in range(count):
+                self.counter += 1
+                index = self.journal.append(self.last_term(), make_batch(self.counter, 4))
+                self.entries[index] = (self.last_term(), self.counter, 4, {})
+            self.journal.flush()
+            self.flushed = self.last
+        except SimulatedCrash:
+            FAULTS["power losses inside an operation"] += 1
+            event(f"power loss at {point}")
+        self.armed = None
+        self._power_loss(rng)
+
+    @precondition(
+        lambda self: (
+            len(self.journal._segments) >= 2
+            or self.journal._segments
+            and self.journal.last_flushed_index >= self.first
+        )
+    )
+    @rule()
+    def missing_first_segment_is_reported(self):
+        first = self.journal._segments[0].path
+        self.journal.crash()
+        with open(first, "rb") as f:
+            data = f.read()
+        os.unlink(first)
+        try:
+            self.journal = self._open()
+        except CorruptedJournalError as e:
+            assert e.path == first and "missing" in e.reason, e
+        else:
+            raise AssertionError(f"{first} is missing and the journal opened")
+        FAULTS["missing first segments reported"] += 1
+        write_in_place(first, data)
+        self.disk.baseline()
+        self.journal = self._open()
+        self.reopens += 1
+
+    @precondition(lambda self: self.journal._segments)
+    @rule(data=st.data())
+    def boundary_cut_of_the_last_segment(self, data):
+        claimed = self.journal.last_flushed_index
+        seg = self.journal._segments[-1]
+        self.journal.crash()
+        messages = segment_messages(seg.path)
+        with open(seg.path, "rb") as f:
+            original = f.read()
+        cuts = [(offset, None) for offset, _, _, _ in messages] + [(len(original), None)]
+        kept = seg.first_index - 1
+        for n, (_, _, kind, number) in enumerate(messages):
+            cuts[n] = (cuts[n][0], kept)
+            kept = number if kind == "entry" else kept
+        cuts[-1] = (len(original), kept)
+        cut, kept = data.draw(st.sampled_from(cuts), label="cut")
+        with open(seg.path, "r+b") as f:
+            f.truncate(cut)
+        if kept < claimed:
+            try:
+                self._open()
+            except CorruptedJournalError as e:
+                assert "flushed entries are gone" in e.reason, e
+            else:
+                raise AssertionError(f"cut at {cut} took flushed entries {kept + 1}..{claimed}")
+            FAULTS["boundary cuts of flushed entries reported"] += 1
+            write_in_place(seg.path, original)
+        elif kept < self.last:
+            FAULTS["boundary cuts of unflushed entries"] += 1
+        self.disk.baseline()
+        self.journal = self._open()
+        for i in range(self.journal.last_index + 1, self.last + 1):
+            del self.entries[i]
+        assert self.journal.last_index == self.last
+        self.flushed = self.last
         self.reopens += 1
 
     @invariant()
@@ -173,8 +297,11 @@ class JournalModel(RuleBasedStateMachine):
             assert dict(e.metadata) == md
 
     def teardown(self):
-        self.journal.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        try:
+            self.journal.close()
+        finally:
+            self.disk.__exit__()
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 JournalModel.TestCase.settings = settings(
@@ -184,3 +311,10 @@ JournalModel.TestCase.settings = settings(
     print_blob=True,
 )
 TestJournalModel = seed(SEED)(JournalModel.TestCase)
+
+
+def test_the_model_damages_the_journal():
+    """Runs after TestJournalModel (file order): its damage rules happened."""
+    if not any(FAULTS.values()):
+        pytest.skip("run with the model test")
+    assert all(FAULTS.values()), FAULTS
