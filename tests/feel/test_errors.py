@@ -70,6 +70,12 @@ def test_a_syntax_error_does_not_chain_lark_internals():
     assert raised.value.__cause__ is None and raised.value.__suppress_context__
 
 
+def test_parse_refuses_an_expression_past_its_length_limit():
+    with pytest.raises(FeelSyntaxError) as raised:
+        parse("1 + " * 30_000 + "1")
+    assert "at most 100000 characters" in raised.value.expected
+
+
 def test_parse_refuses_text_that_is_not_a_string():
     with pytest.raises(TypeError):
         parse(b"1 + 1")

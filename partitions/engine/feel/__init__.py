@@ -26,9 +26,14 @@ only calls them. The semantics follow Camunda 8's FEEL (FEEL-Scala) and its docu
 - Names may contain spaces (`Current Vacation Status.name`, as the DMN spec allows; Camunda
   asks for backticks, which work too). See grammar.py for how that is parsed.
 
+- Limits: a range or a for/some/every that would go through more than 1,000,000 items fails
+  (FeelEvaluationError) instead of occupying the partition; expressions longer than 100,000
+  characters are refused by `parse`.
+
 Not supported: unary-tests as a separate dialect (only after `in`), `?`, `external`
 functions, ranges written with outward brackets (`]1..5[`), the range built-ins (`before`,
-`meets`, ...), `uuid()` and `random number()` (not deterministic), `fromAi()`.
+`meets`, ...), `uuid()` and `random number()` (not deterministic), `fromAi()`, nanosecond
+precision (times keep microseconds), telling a missing variable from a null one.
 """
 
 from .errors import FeelError, FeelEvaluationError, FeelSyntaxError
