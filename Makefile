@@ -36,7 +36,7 @@ test: $(STAMP) lint wheel-check
 
 # Every figure in docs/benchmarks.md, one JSON object per area (minutes; run on a quiet machine).
 bench: $(STAMP)
-	@for area in journal protocol state engine; do \
+	@for area in journal protocol state engine feel; do \
 		printf '%s ' $$area; $(VENV)/bin/raybee bench $$area --json || exit 1; done
 	@printf 'raft '; $(VENV)/bin/raybee bench raft --seeds 1000 --json
 

@@ -5,7 +5,7 @@ import importlib
 import json
 import sys
 
-BENCH_AREAS = ("journal", "protocol", "raft", "state", "engine")
+BENCH_AREAS = ("journal", "protocol", "raft", "state", "engine", "feel")
 
 
 def _bench(area: str, rest: list[str]) -> int:
