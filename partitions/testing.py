@@ -47,3 +47,106 @@ class FakeClock:
     def advance(self, ms: int) -> None:
         assert ms >= 0
         self.now_ms += ms
+
+
+# ---------------------------------------------------------------------- BPMN
+def deploy(*resources: tuple[str, bytes | str]) -> Record:
+    """DEPLOYMENT CREATE of (resource name, BPMN XML) pairs."""
+    from raybee.partitions.protocol import (
+        DeploymentIntent,
+        DeploymentRecordValue,
+        DeploymentResource,
+    )
+
+    value = DeploymentRecordValue(
+        resources=[
+            DeploymentResource(
+                resource_name=name, resource=xml.encode() if isinstance(xml, str) else xml
+            )
+            for name, xml in resources
+        ]
+    )
+    return Record(ValueType.DEPLOYMENT, DeploymentIntent.CREATE, value)
+
+
+def create_instance(
+    bpmn_process_id: str = "",
+    variables: dict | None = None,
+    version: int = -1,
+    process_definition_key: int = -1,
+    await_result: bool = False,
+    fetch_variables: list[str] | None = None,
+) -> Record:
+    """PROCESS_INSTANCE_CREATION CREATE (or CREATE_WITH_AWAITING_RESULT), by bpmn process id
+    (latest version unless `version`) or by `process_definition_key`."""
+    from raybee.partitions.protocol import (
+        ProcessInstanceCreationIntent,
+        ProcessInstanceCreationRecordValue,
+    )
+
+    intent = (
+        ProcessInstanceCreationIntent.CREATE_WITH_AWAITING_RESULT
+        if await_result
+        else ProcessInstanceCreationIntent.CREATE
+    )
+    value = ProcessInstanceCreationRecordValue(
+        bpmn_process_id=bpmn_process_id,
+        version=version,
+        process_definition_key=process_definition_key,
+        variables=variables or {},
+        fetch_variables=fetch_variables or [],
+    )
+    return Record(ValueType.PROCESS_INSTANCE_CREATION, intent, value)
+
+
+def cancel_instance(process_instance_key: int) -> Record:
+    from raybee.partitions.protocol import ProcessInstanceIntent, ProcessInstanceRecordValue
+
+    return Record(
+        ValueType.PROCESS_INSTANCE,
+        ProcessInstanceIntent.CANCEL,
+        ProcessInstanceRecordValue(),
+        key=process_instance_key,
+    )
+
+
+def set_variables(scope_key: int, variables: dict, local: bool = False) -> Record:
+    """VARIABLE_DOCUMENT UPDATE on an element instance (LOCAL or PROPAGATE)."""
+    from raybee.partitions.protocol import VariableDocumentIntent, VariableDocumentRecordValue
+
+    value = VariableDocumentRecordValue(
+        scope_key=scope_key,
+        update_semantics="LOCAL" if local else "PROPAGATE",
+        variables=variables,
+    )
+    return Record(ValueType.VARIABLE_DOCUMENT, VariableDocumentIntent.UPDATE, value)
+
+
+BPMN_HEADER = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"'
+    ' xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="definitions"'
+    ' targetNamespace="http://raybee.test">\n'
+)
+
+
+def bpmn_process(process_id: str, body: str, extra: str = "") -> str:
+    """A BPMN document holding one executable process; `body` is its elements (written with the
+    `bpmn:` and `zeebe:` prefixes), `extra` root elements (messages, errors)."""
+    return (
+        f'{BPMN_HEADER}<bpmn:process id="{process_id}" isExecutable="true">\n{body}\n'
+        f"</bpmn:process>\n{extra}</bpmn:definitions>\n"
+    )
+
+
+def one_task_process(process_id: str = "one-task", job_type: str = "work") -> str:
+    """start -> a service task of `job_type` -> end: the benchmark's process."""
+    return bpmn_process(
+        process_id,
+        '<bpmn:startEvent id="start"/>'
+        '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="task"/>'
+        '<bpmn:serviceTask id="task"><bpmn:extensionElements>'
+        f'<zeebe:taskDefinition type="{job_type}"/></bpmn:extensionElements></bpmn:serviceTask>'
+        '<bpmn:sequenceFlow id="f2" sourceRef="task" targetRef="end"/>'
+        '<bpmn:endEvent id="end"/>',
+    )

@@ -19,7 +19,11 @@ from raybee.partitions.protocol import (
 
 from .job_streams import JobPush, JobStreams
 from .stores import IncidentStore, JobStore, KeyGenerator, PositionStore
+from .stores.bpmn_cache import BpmnCache
+from .stores.element_instances import ElementInstanceStore
 from .stores.job_cache import JobCache
+from .stores.processes import ProcessStore
+from .stores.variables import VariableStore
 
 FOLLOW_UP_COMMANDS_PER_BATCH_MAX = 1_000
 
@@ -56,10 +60,21 @@ class EngineState:
     (`ctx.next_key()`, which moves the one counter of the batch). A read-only state that could
     hand out keys would return the key the writer hands out next - a duplicate in waiting."""
 
-    def __init__(self, partition_id: int, reader, writer=None, job_cache: JobCache | None = None):
+    def __init__(
+        self,
+        partition_id: int,
+        reader,
+        writer=None,
+        job_cache: JobCache | None = None,
+        bpmn_cache: BpmnCache | None = None,
+    ):
         self.jobs = JobStore(reader, writer, job_cache)
         self.incidents = IncidentStore(reader, writer)
         self.positions = PositionStore(reader, writer)
+        bpmn_cache = BpmnCache() if bpmn_cache is None else bpmn_cache
+        self.processes = ProcessStore(reader, writer, bpmn_cache)
+        self.element_instances = ElementInstanceStore(reader, writer, bpmn_cache)
+        self.variables = VariableStore(reader, writer, bpmn_cache)
         self._keys = None if writer is None else KeyGenerator(partition_id, reader, writer)
 
     @property
@@ -75,6 +90,8 @@ class EngineState:
         """Write what the stores hold back until the end of the transaction."""
         if self._keys is not None:
             self._keys.flush()
+            self.element_instances.flush()
+            self.variables.flush()
 
 
 @dataclass
@@ -129,6 +146,11 @@ class ProcessingContext:
 
     def respond(self, record: Record) -> None:
         self._sink.respond(self.command, record)
+
+    def respond_to(self, request_stream_id: int, request_id: int, record: Record) -> None:
+        """Answer an earlier request (a process instance awaiting its result), after commit."""
+        if request_id >= 0:
+            self._sink.result.responses.append(Response(request_stream_id, request_id, record))
 
     def reject(self, rejection_type: RejectionType, reason: str) -> Record:
         command = self.command

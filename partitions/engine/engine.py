@@ -23,6 +23,7 @@ from .context import EngineState, ProcessingContext, ProcessingResult, ReadOnly,
 from .due import DueWork, JobBackoffs, JobDeadlines
 from .job_streams import JobStreams
 from .processors import CommandProcessors
+from .stores.bpmn_cache import BpmnCache
 from .stores.job_cache import JobCache
 
 log = logging.getLogger(__name__)
@@ -46,13 +47,21 @@ class Batch:
     """What one `Engine.process` or `Engine.replay` call did inside its transaction. Call
     `committed()` once the transaction has committed; drop it if the transaction aborted."""
 
-    def __init__(self, engine: "Engine", cache: JobCache, result: ProcessingResult | None):
+    def __init__(
+        self,
+        engine: "Engine",
+        cache: JobCache,
+        result: ProcessingResult | None,
+        bpmn_cache: BpmnCache | None = None,
+    ):
         self._engine = engine
         self._cache = cache
+        self._bpmn_cache = bpmn_cache or BpmnCache(engine._committed_bpmn)
         self.result = result
 
     def committed(self) -> None:
         self._cache.commit()
+        self._bpmn_cache.commit()
 
 
 class Replay(Batch):
@@ -60,7 +69,7 @@ class Replay(Batch):
 
     def __init__(self, engine: "Engine", txn):
         super().__init__(engine, JobCache(engine._committed_jobs), None)
-        self._state = EngineState(engine.partition_id, txn, txn, self._cache)
+        self._state = EngineState(engine.partition_id, txn, txn, self._cache, self._bpmn_cache)
         self._apply = engine.appliers.apply
         self.processed_before = self._state.positions.last_processed_position
 
@@ -85,6 +94,8 @@ class Engine:
         # What is known about jobs as of the last commit (decoded entries, activation floors):
         # the job a command names was usually written a batch or two ago.
         self._committed_jobs = JobCache()
+        # The same for BPMN state: deployed processes (parsed), element instances, variables.
+        self._committed_bpmn = BpmnCache()
         # Commands proposed for due work, by (intent, key) -> due_ms, until processed, so a
         # check does not propose the same one again while it waits in the log.
         self._requested: dict[tuple[int, int], int] = {}
@@ -109,8 +120,9 @@ class Engine:
         failed = failed or {}
         oversized = oversized or {}
         cache = JobCache(self._committed_jobs)  # shared by processors and appliers
-        state = EngineState(self.partition_id, txn, txn, cache)
-        read_only = EngineState(self.partition_id, ReadOnly(txn), None, cache)
+        bpmn_cache = BpmnCache(self._committed_bpmn)
+        state = EngineState(self.partition_id, txn, txn, cache, bpmn_cache)
+        read_only = EngineState(self.partition_id, ReadOnly(txn), None, cache, bpmn_cache)
         sink = RecordSink(self.partition_id, next_position, state, self.appliers, self.job_streams)
         queue = deque(commands)
         while queue:
@@ -134,7 +146,7 @@ class Engine:
             queue.extend(sink.result.follow_up_commands[follow_ups_before:])
         state.positions.mark_processed(processed_position)
         state.flush()
-        return Batch(self, cache, sink.result)
+        return Batch(self, cache, sink.result, bpmn_cache)
 
     def forget_due(self, commands: list[Record]) -> None:
         """These commands were processed: their due work may be proposed again if still due."""

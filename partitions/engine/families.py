@@ -3,8 +3,24 @@
 Values of entities are their record value models, stored as the same JSON the log carries.
 """
 
-from raybee.partitions.protocol import IncidentRecordValue, JobRecordValue, RecordValue
-from raybee.state import INT_KEY, INT_VALUE, STR_KEY, ColumnFamily, ValueCodec, tuple_key
+from raybee.partitions.protocol import (
+    DeploymentRecordValue,
+    IncidentRecordValue,
+    JobRecordValue,
+    ProcessRecordValue,
+    RecordValue,
+)
+from raybee.state import (
+    INT_KEY,
+    INT_VALUE,
+    JSON_VALUE,
+    STR_KEY,
+    ColumnFamily,
+    ValueCodec,
+    tuple_key,
+)
+
+from .bpmn_entries import ELEMENT_INSTANCE_ENTRY, SCOPE_VARIABLES
 
 EMPTY = b""
 
@@ -66,4 +82,35 @@ ENGINE_FAMILIES = (
     JOB_BACKOFFS,
     INCIDENTS,
     JOB_INCIDENTS,
+)
+
+# ---------------------------------------------------------------------- BPMN
+# Deployed processes: key -> the process (metadata and its resource); (bpmn process id,
+# version) -> key; bpmn process id -> key of its latest version. Deployments are kept by key:
+# what partition 1 must distribute to the others (the distribution reads them from here).
+PROCESSES = ColumnFamily("processes", INT_KEY, model_codec(ProcessRecordValue))
+PROCESS_VERSIONS = ColumnFamily("process_versions", tuple_key(str, int), INT_VALUE)
+PROCESS_LATEST = ColumnFamily("process_latest", STR_KEY, INT_VALUE)
+DEPLOYMENTS = ColumnFamily("deployments", INT_KEY, model_codec(DeploymentRecordValue))
+# Element instances: one entry per instance (see stores/element_instances.py), and the children
+# of each flow scope, for termination.
+ELEMENT_INSTANCES = ColumnFamily("element_instances", INT_KEY, ELEMENT_INSTANCE_ENTRY)
+ELEMENT_CHILDREN = ColumnFamily("element_children", tuple_key(int, int), EMPTY_VALUE)
+# Variables: one document per scope (element instance key) -> {name: [key, value]}.
+VARIABLES = ColumnFamily("variables", INT_KEY, SCOPE_VARIABLES)
+# Process instances awaiting their result: process instance key -> the request to answer.
+AWAITING_RESULTS = ColumnFamily("awaiting_results", INT_KEY, JSON_VALUE)
+# The incident open on an element instance (not a job's: those are JOB_INCIDENTS).
+ELEMENT_INCIDENTS = ColumnFamily("element_incidents", INT_KEY, INT_VALUE)
+
+ENGINE_FAMILIES += (
+    PROCESSES,
+    PROCESS_VERSIONS,
+    PROCESS_LATEST,
+    DEPLOYMENTS,
+    ELEMENT_INSTANCES,
+    ELEMENT_CHILDREN,
+    VARIABLES,
+    AWAITING_RESULTS,
+    ELEMENT_INCIDENTS,
 )

@@ -134,6 +134,9 @@ class ProcessInstanceCreationRecordValue(RecordValue):
     fetch_variables: list[str] = Field(default_factory=list)
     start_element_ids: list[str] = Field(default_factory=list)
     tenant_id: str = DEFAULT_TENANT
+    # Set on the CREATED event of CREATE_WITH_AWAITING_RESULT: the instance's result answers
+    # the request (request ids of the event) when it completes.
+    awaiting_result: bool = False
 
 
 class ProcessInstanceResultRecordValue(RecordValue):

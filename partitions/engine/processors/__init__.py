@@ -22,7 +22,7 @@ def processes(value_type: ValueType, intent: IntEnum):
 
 class CommandProcessors:
     def __init__(self) -> None:
-        from . import incident, job, job_batch  # noqa: F401  (registration)
+        from . import deployment, incident, job, job_batch  # noqa: F401  (registration)
 
         self._processors = {(int(vt), int(i)): cls() for (vt, i), cls in _REGISTRY.items()}
 
