@@ -49,6 +49,15 @@ class FakeClock:
         self.now_ms += ms
 
 
+def check_job_indexes(store) -> None:
+    """Fail, naming every problem, unless each job of the store's committed state has exactly
+    the one index entry its state implies and no index entry outlives its job."""
+    from raybee.partitions.engine.stores.jobs import index_problems
+
+    problems = index_problems(store.view())
+    assert not problems, "job indexes disagree with the jobs:\n" + "\n".join(problems)
+
+
 # ---------------------------------------------------------------------- BPMN
 def deploy(*resources: tuple[str, bytes | str]) -> Record:
     """DEPLOYMENT CREATE of (resource name, BPMN XML) pairs."""
