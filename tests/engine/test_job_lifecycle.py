@@ -12,7 +12,13 @@ from raybee.partitions.protocol import (
     ValueType,
     partition_of_key,
 )
-from raybee.partitions.testing import activate, create, job_command, resolve
+from raybee.partitions.testing import activate, check_job_indexes, create, job_command, resolve
+
+
+@pytest.fixture(autouse=True)
+def indexes_agree_after_each_test(partition):
+    yield
+    check_job_indexes(partition.store)
 
 
 def state_of(partition, key):
