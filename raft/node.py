@@ -168,7 +168,10 @@ class RaftNode:
         return self._lead_transferee
 
     def conf_at(self, index: int) -> ConfState:
-        """Membership in force at log `index` (for the ConfState of a snapshot taken there)."""
+        """Membership in force at log `index` (for the ConfState of a snapshot taken there).
+
+        Known from the node's snapshot on: a host compacts at its applied index only while that
+        lies past `snapshot_index()` (which counts a received snapshot still being written)."""
         if index < self._conf_history[0][0]:
             raise RaftError(f"conf_at({index}): before the snapshot at {self._conf_history[0][0]}")
         conf = self._conf_history[0][1]

@@ -1,10 +1,25 @@
 """A deterministic simulator for Raft groups: one seed chooses every fault.
 
-The simulator runs N RaftNodes over a network of per-link queues that drops, duplicates,
-delays (and so reorders) messages and makes partitions (one-way too) and heals them; over disks
-whose unflushed writes are lost or torn on a crash; with crashes, restarts and restarts with an
-empty disk. After every step it checks the safety invariants; then a liveness phase stops the
-faults and requires a leader and the commit of every proposal within a bound.
+The simulator runs N RaftNodes, each on a `SimDisk`, over a network of per-link queues. The host
+loop is the one every real host runs: take a Ready, hand it to the real `persist_ready` (from
+`raybee.raft`), then send, apply and advance; so a bug in `persist_ready` is a bug here too.
+
+Faults, each counted in `SimResult.faults` only when it changed something (FAULT_KINDS):
+  network   drops, duplicates, delays (and so reorders), delays longer than an election
+            timeout, partitions (one-way too) and heals;
+  clocks    per-node clock skew (a node takes 0 or 2 ticks where others take 1) and pauses
+            (a process that neither ticks nor reads its messages for up to three timeouts);
+  disks     crashes with unflushed writes lost or torn, crashes inside the hard-state write
+            and before sending, slow fsyncs during which messages keep arriving, failed
+            appends, fsyncs (with the dropped pages of fsyncgate), hard-state and snapshot
+            writes -- after which the host stops the replica, as it must;
+  nodes     crashes, restarts, restarts with an empty disk (under a new identity, below),
+            membership churn, concurrent membership proposals, compaction, leader transfers.
+
+After every step `raft/_private/sim_checks.py` checks the safety invariants listed there, most
+at the moment they could first break (a commit, a durable write, a stepped message). Then a
+liveness phase stops the faults and requires a leader and the commit of every proposal within
+bounds.
 
 Empty-disk restarts: a node that lost its disk has forgotten its votes and the entries it
 acknowledged, so letting it back under its old identity could elect two leaders in one term or
@@ -14,17 +29,24 @@ the old id, adds the new one as a learner and promotes it once it has caught up.
 therefore hold per identity, with no exemption for wiped nodes.
 
 Run `run_simulation(seed)` and read its `SimResult`; a failure raises `SimulationFailure`
-carrying the seed and the trace tail, and replays exactly from that seed.
+carrying the seed, the invariant and the trace tail, and replays exactly from that seed:
+`python -m raybee.raft.testing SEED --trace`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import heapq
+import importlib
 import json
 import random
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
+from ._private.sim_checks import Checker
+from ._private.sim_disk import WRITE_FAULTS, SimCrash, SimDisk
 from .config import RaftConfig
 from .errors import ConfChangeError, NotLeaderError, ProposalDroppedError
 from .messages import (
@@ -41,40 +63,55 @@ from .node import RaftNode
 from .storage import MemoryStorage
 from .types import ConfChange, ConfChangeKind, ConfState, Entry, EntryKind, Ready, Role, Snapshot
 
-TRACE_LINES_MAX = 400
+# The package itself: `persist_ready` is looked up on it at every call, so the simulator runs
+# exactly the function hosts run (and a mutant planted there).
+raft_api = importlib.import_module(__package__)
 
+TRACE_LINES_MAX = 400
+# After faults stop, a proposal whose leader is deposed is proposed again at most this often.
+LIVENESS_REPROPOSALS_MAX = 3
 
 # Every fault the simulator injects, by the name its counters and the bench report use.
 FAULT_KINDS = (
     "drops",
     "duplicates",
     "delays",
+    "long_delays",
+    "congested_links",
     "partitions",
     "one_way_partitions",
     "heals",
+    "clock_skews",
+    "pauses",
     "crashes",
-    "crashes_after_flush",
     "crashes_before_send",
-    "torn_writes",
     "lost_writes",
+    "torn_writes",
+    "lost_hard_state_writes",
+    "failed_hard_state_writes",
+    "storage_write_errors",
+    "slow_fsyncs",
     "restarts",
     "wipes",
     "churns",
+    "concurrent_conf_changes",
     "snapshots",
     "transfers",
+    "early_elections",
 )
 
 
 class SimulationFailure(AssertionError):
-    def __init__(self, seed: int, what: str, trace: list[str]) -> None:
+    def __init__(self, seed: int, what: str, trace: list[str], invariant: str = "failure") -> None:
         tail = "\n".join(trace[-60:])
         super().__init__(
-            f"seed {seed}: {what}\n  replay: python -m raybee.raft.testing {seed}  (or "
-            f"RAYBEE_SIM_SEED={seed} pytest tests/raft/test_raft_simulation.py)\n"
+            f"seed {seed}: [{invariant}] {what}\n  replay: python -m raybee.raft.testing {seed} "
+            f"--trace  (or RAYBEE_SIM_SEED={seed} pytest tests/raft/test_raft_simulation.py)\n"
             f"--- trace tail ---\n{tail}"
         )
         self.seed = seed
         self.what = what
+        self.invariant = invariant
         self.trace = trace
 
 
@@ -85,21 +122,39 @@ class SimOptions:
     commit_ticks_max: int = 30  # a proposal made under that leader -> committed
     converge_ticks_max: int = 100  # then every member has applied everything
     liveness_proposals: int = 10
+    steps_max: int = 50_000  # more is a runaway (correct runs take a few thousand)
     drop_p: float = 0.05
     duplicate_p: float = 0.03
     delay_ticks_max: int = 3
+    long_delay_p: float = 0.01  # per message: held for one to three election timeouts
+    long_delay_timeouts_max: int = 3
+    congestion_p: float = 0.03  # per tick: a link to or from the leader slows down for a while
+    congestion_ticks_max: int = 20
+    congestion_delay_ticks_max: int = 6
     partition_p: float = 0.03
     one_way_p: float = 0.4
     heal_p: float = 0.08
+    skew_p: float = 0.3  # per node start: its clock runs at a rate in [0.5, 1.6)
+    pause_p: float = 0.02  # per tick: a process stops for up to pause_ticks_max ticks
+    pause_ticks_max: int = 30
     crash_p: float = 0.04
-    crash_during_persist_p: float = 0.03
-    leader_bias_p: float = 0.5  # chance that a crash or partition aims at the leader
+    crash_during_persist_p: float = 0.03  # per Ready: in fsync, in the hard state, before send
+    write_error_p: float = 0.01  # per Ready: an append, fsync, hard-state or snapshot write fails
+    slow_fsync_p: float = 0.05  # per Ready: the write takes a few ticks; messages keep coming
+    slow_fsync_ticks_max: int = 6
+    # A host may send a leader's appends while its own fsync runs (Raft thesis 10.2.1): the
+    # leader counts itself toward a quorum only for entries it has persisted.
+    leader_appends_before_fsync: bool = True
+    leader_bias_p: float = 0.5  # chance that a crash, pause or partition aims at the leader
     torn_write_p: float = 0.5
     restart_p: float = 0.15
     wipe_p: float = 0.004
     churn_p: float = 0.01
+    concurrent_conf_p: float = 0.3  # per tick with two membership tasks queued: propose both
     propose_p: float = 0.5
-    snapshot_p: float = 0.03
+    stale_route_p: float = 0.3  # a client proposes to any node that thinks it leads
+    snapshot_p: float = 0.08  # per tick: a node (the leader, half the time) compacts its log
+    early_election_p: float = 0.02  # per tick: a voter's election timer fires early
     transfer_p: float = 0.01
     priorities_p: float = 0.3
     snapshot_chunk_bytes_max: int = 48
@@ -118,81 +173,6 @@ class SimResult:
     stats: dict[str, int] = field(default_factory=dict)  # elections, snapshot installs, ...
 
 
-class SimDisk(MemoryStorage):
-    """MemoryStorage whose writes are pending until flush(); a crash loses or tears them.
-
-    The hard state is a small file written atomically (temp, fsync, rename), so it is durable
-    as soon as it is set. The host sets it only after flushing the log.
-    """
-
-    def __init__(self, durable: MemoryStorage) -> None:
-        super().__init__()
-        self.durable = durable
-        self._reload()
-        self._pending: list[tuple[str, object]] = []
-
-    def _reload(self) -> None:
-        live = self.durable.copy()
-        self._hard_state, self._snapshot, self._entries = (
-            live._hard_state,
-            live._snapshot,
-            live._entries,
-        )
-
-    def append(self, entries) -> None:  # type: ignore[override]
-        super().append(entries)
-        if entries:
-            self._pending.append(("append", tuple(entries)))
-
-    def apply_snapshot(self, snapshot: Snapshot) -> None:
-        super().apply_snapshot(snapshot)
-        self._pending.append(("snapshot", snapshot))
-
-    def set_hard_state(self, hard_state) -> None:  # type: ignore[override]
-        super().set_hard_state(hard_state)
-        self.durable.set_hard_state(hard_state)
-
-    def _set_live_only(self, hard_state) -> None:
-        """Only for tests that prove the checker notices a hard state that was not durable."""
-        super().set_hard_state(hard_state)
-
-    def create_snapshot(self, index, conf, data):  # type: ignore[override]
-        self.flush()
-        snap = super().create_snapshot(index, conf, data)
-        self.durable.create_snapshot(index, conf, data)
-        return snap
-
-    def flush(self) -> None:
-        for op in self._pending:
-            self._apply(op)
-        self._pending = []
-
-    def _apply(self, op: tuple[str, object]) -> None:
-        kind, value = op
-        if kind == "append":
-            self.durable.append(value)  # type: ignore[arg-type]
-        else:
-            self.durable.apply_snapshot(value)  # type: ignore[arg-type]
-
-    def crash(self, rng: random.Random, tear: bool) -> bool:
-        """Lose unflushed writes: a random prefix survives, the next append maybe torn."""
-        torn = False
-        survive = rng.randint(0, len(self._pending))
-        for op in self._pending[:survive]:
-            self._apply(op)
-        rest = self._pending[survive:]
-        if tear and rest and rest[0][0] == "append":
-            entries = rest[0][1]
-            keep = rng.randrange(len(entries))  # a strict prefix; a torn tail fails its CRC
-            self.durable.truncate_from(entries[0].index)
-            if keep:
-                self.durable.append(entries[:keep])
-            torn = True
-        self._pending = []
-        self._reload()
-        return torn
-
-
 class _StateMachine:
     """The replicated state: the list of applied proposal values."""
 
@@ -202,6 +182,24 @@ class _StateMachine:
 
     def data(self) -> bytes:
         return json.dumps(self.values).encode()
+
+
+class _InFlight(NamedTuple):
+    due: int  # the tick it arrives
+    seq: int
+    msg: Message
+    late: str | None  # the fault kind that delays it, counted when it arrives
+    duplicate: bool
+
+
+@dataclass
+class _SlowWrite:
+    """A Ready whose fsync is still running: persisted when `due`, then `late` is sent."""
+
+    ready: Ready
+    due: int
+    late: tuple[Message, ...]  # what may only leave once the Ready is durable
+    activity: int = 0  # messages stepped and ticks taken by the node meanwhile
 
 
 class Simulator:
@@ -231,25 +229,32 @@ class Simulator:
         if self.rng.random() < self.opt.priorities_p:
             priorities = tuple((i, self.rng.randrange(3)) for i in ids)
         conf = ConfState(voters=frozenset(ids), priorities=priorities)
-        self.disks: dict[int, SimDisk] = {i: SimDisk(MemoryStorage.bootstrap(conf)) for i in ids}
+        self.checker = Checker(self)
+        self.disks: dict[int, SimDisk] = {
+            i: SimDisk(i, MemoryStorage.bootstrap(conf), self.checker) for i in ids
+        }
         self.nodes: dict[int, RaftNode] = {}
         self.machines: dict[int, _StateMachine] = {}
         self.retired: set[int] = set()
         self.next_id = self.node_count + 1
-        self.replacements: deque[tuple[str, int]] = deque()  # membership tasks, in order
-        self.links: dict[tuple[int, int], list[tuple[int, int, Message]]] = {}
-        self.blocked: set[tuple[int, int]] = set()
+        # Membership tasks, in order: (action, node id, why).
+        self.replacements: deque[tuple[str, int, str]] = deque()
+        self.in_flight: list[_InFlight] = []  # a heap: by due tick, then sending order
+        self.blocked: dict[tuple[int, int], int] = {}  # link -> the partition that blocks it
+        self.partition_kinds: dict[int, str] = {}
+        self.partitions_felt: set[int] = set()  # partitions that blocked a message
+        self.congested: dict[tuple[int, int], tuple[int, int]] = {}  # link -> (extra, until)
+        self.paused: dict[int, int] = {}  # node -> tick its pause ends
+        self.pauses_felt: set[int] = set()
+        self.clock_rates: dict[int, float] = {}
+        self.clock_debt: dict[int, float] = {}
+        self.slow: dict[int, _SlowWrite] = {}
         self.tick_now = 0
         self.seq = 0
         self.trace: deque[str] = deque(maxlen=None if trace_messages else TRACE_LINES_MAX)
         self.faults = dict.fromkeys(FAULT_KINDS, 0)
         self.steps = 0
         self.stats = dict.fromkeys(("elections", "snapshot_installs", "conf_changes"), 0)
-        # Invariant state.
-        self.leaders: dict[int, int] = {}  # term -> leader id
-        self.votes: dict[tuple[int, int], int] = {}  # (voter, term) -> candidate
-        self.committed: dict[int, tuple[int, int, object]] = {}  # index -> (term, kind, data)
-        self.checked_commit: dict[int, int] = {}
         self.proposed: dict[int, int] = {}  # value -> proposer id
         self.acked: set[int] = set()
         self.next_value = 1
@@ -260,11 +265,15 @@ class Simulator:
 
     # ------------------------------------------------------------------ helpers
 
+    @property
+    def committed(self) -> dict[int, tuple[int, int, object]]:
+        return self.checker.committed
+
     def _log(self, line: str) -> None:
         self.trace.append(f"[t{self.tick_now} s{self.steps}] {line}")
 
-    def fail(self, what: str) -> None:
-        raise SimulationFailure(self.seed, what, list(self.trace))
+    def fail(self, what: str, invariant: str = "failure") -> None:
+        raise SimulationFailure(self.seed, what, list(self.trace), invariant)
 
     def _start(self, node_id: int) -> None:
         disk = self.disks[node_id]
@@ -278,10 +287,13 @@ class Simulator:
         )
         self.nodes[node_id] = node
         self.machines[node_id] = machine
-        self.checked_commit[node_id] = disk.snapshot_meta().index
-        self._check_commits(node_id)
+        skewed = self.faults_on and self.rng.random() < self.opt.skew_p
+        self.clock_rates[node_id] = self.rng.uniform(0.5, 1.6) if skewed else 1.0
+        self.clock_debt[node_id] = 0.0
+        self.checker.on_start(node)
         self._log(
             f"start {node_id} term={node.term} commit={node.commit_index} last={node.last_index}"
+            f" clock={self.clock_rates[node_id]:.2f}"
         )
 
     def live(self) -> list[int]:
@@ -294,211 +306,268 @@ class Simulator:
                 best = node
         return best
 
+    def _reachable_leader(self) -> RaftNode | None:
+        """The leader, unless its process is paused (a paused process takes no requests)."""
+        leader = self.leader()
+        return None if leader is None or leader.id in self.paused else leader
+
+    def _after_event(self, node_id: int, was_leader: bool) -> None:
+        node = self.nodes.get(node_id)
+        if node is None:
+            return
+        if self.checker.after_event(node, was_leader):
+            self.stats["elections"] += 1
+            self._log(f"leader {node_id} term={node.term} last={node.last_index}")
+
     # ------------------------------------------------------------------ network
 
     def _send(self, msg: Message) -> None:
-        if isinstance(msg, VoteResponse) and msg.granted and not msg.pre_vote:
-            prior = self.votes.setdefault((msg.frm, msg.term), msg.to)
-            if prior != msg.to:
-                self.fail(f"node {msg.frm} voted for {prior} and {msg.to} in term {msg.term}")
+        self.checker.on_send(msg)
         if msg.to in self.retired:
             return
-        copies = 1
-        delay = 0
+        copies, delay, lateness = 1, 0, None
         if self.faults_on:
             if self.rng.random() < self.opt.drop_p:
-                self.faults["drops"] += 1
+                if msg.to in self.nodes and (msg.frm, msg.to) not in self.blocked:
+                    self.faults["drops"] += 1  # it would have arrived
                 return
             if self.rng.random() < self.opt.duplicate_p:
-                self.faults["duplicates"] += 1
                 copies = 2
-            delay = self.rng.randint(0, self.opt.delay_ticks_max)
-            if delay:
-                self.faults["delays"] += 1
-        queue = self.links.setdefault((msg.frm, msg.to), [])
+            timeout = self.raft_config.election_timeout_ticks
+            if self.rng.random() < self.opt.long_delay_p:
+                delay = self.rng.randint(timeout + 1, self.opt.long_delay_timeouts_max * timeout)
+                lateness = "long_delays"
+            else:
+                delay = self.rng.randint(0, self.opt.delay_ticks_max)
+                lateness = "delays" if delay else None
+            extra, until = self.congested.get((msg.frm, msg.to), (0, 0))
+            if until > self.tick_now:
+                delay += extra
+                lateness = "congested_links"
         for copy in range(copies):
             self.seq += 1
             extra = self.rng.randint(0, self.opt.delay_ticks_max) if copy else 0
-            queue.append((self.tick_now + delay + extra, self.seq, msg))
+            late = lateness if lateness or not extra else "delays"
+            item = _InFlight(self.tick_now + delay + extra, self.seq, msg, late, copy > 0)
+            heapq.heappush(self.in_flight, item)
 
-    def _deliver(self, msg: Message) -> None:
-        if (msg.frm, msg.to) in self.blocked or msg.to not in self.nodes:
+    def _deliver(self, item: _InFlight) -> None:
+        msg = item.msg
+        link = (msg.frm, msg.to)
+        if link in self.blocked:
+            partition = self.blocked[link]
+            if partition not in self.partitions_felt:
+                self.partitions_felt.add(partition)
+                self.faults[self.partition_kinds[partition]] += 1
             return
-        node = self.nodes[msg.to]
-        was_leader = node.role == Role.LEADER
+        node = self.nodes.get(msg.to)
+        if node is None:
+            return
         if self.trace_messages:
-            self._log(describe_message(msg))
+            self._log(describe_message(msg) + (f" ({item.late})" if item.late else ""))
+        if msg.to in self.slow:
+            self.slow[msg.to].activity += 1
+        was_leader = node.role == Role.LEADER
+        before = self.checker.before_step(node, msg)
         node.step(msg)
         self.steps += 1
+        if item.duplicate:
+            self.faults["duplicates"] += 1
+        if item.late:  # counted once it arrived, late
+            self.faults[item.late] += 1
+        self.checker.after_step(node, msg, before)
         self._after_event(msg.to, was_leader)
 
-    def _due_messages(self) -> list[Message]:
-        due: list[tuple[int, Message]] = []
-        for key in sorted(self.links):
-            queue = self.links[key]
-            keep = []
-            for item in queue:
-                if item[0] <= self.tick_now:
-                    due.append((item[1], item[2]))
-                else:
-                    keep.append(item)
-            self.links[key] = keep
-        due.sort(key=lambda x: x[0])
-        msgs = [m for _, m in due]
+    def _due_messages(self) -> list[_InFlight]:
+        due: list[_InFlight] = []
+        waiting: list[_InFlight] = []  # for a paused process, which reads nothing
+        while self.in_flight and self.in_flight[0].due <= self.tick_now:
+            item = heapq.heappop(self.in_flight)
+            (waiting if item.msg.to in self.paused else due).append(item)
+        for item in waiting:
+            heapq.heappush(self.in_flight, item)
+        due.sort(key=lambda item: item.seq)
         if self.faults_on:
-            self.rng.shuffle(msgs)  # reorder, across and within links
-        return msgs
+            self.rng.shuffle(due)  # reorder, across and within links
+        return due
 
     # ------------------------------------------------------------------ ready handling
 
     def _handle_ready(self, node_id: int) -> bool:
+        if node_id in self.paused:
+            return False
+        slow = self.slow.get(node_id)
+        if slow is not None:
+            if slow.due > self.tick_now:
+                return False
+            del self.slow[node_id]
+            if slow.activity:
+                self.faults["slow_fsyncs"] += 1
+            self._persist_and_send(node_id, slow.ready, slow.late)
+            return True
         node = self.nodes[node_id]
         if not node.has_ready():
             return False
         rd = node.ready()
-        disk = self.disks[node_id]
-        self._check_new_entries(node_id, rd)
+        self.checker.on_ready(node, rd)
+        writes = bool(rd.entries) or rd.snapshot is not None or rd.hard_state is not None
+        if self.faults_on and writes and self.rng.random() < self.opt.slow_fsync_p:
+            due = self.tick_now + self.rng.randint(1, self.opt.slow_fsync_ticks_max)
+            early: list[Message] = []
+            late = rd.messages
+            if self.opt.leader_appends_before_fsync and node.role == Role.LEADER:
+                early = [m for m in rd.messages if isinstance(m, AppendRequest)]
+                late = tuple(m for m in rd.messages if not isinstance(m, AppendRequest))
+            self.slow[node_id] = _SlowWrite(rd, due, late)
+            self._log(f"slow fsync on {node_id} until t{due}, {len(early)} appends sent")
+            for msg in early:
+                self._send(msg)
+            return True
+        self._persist_and_send(node_id, rd, rd.messages)
+        return True
+
+    def _write_fault_for(self, rd: Ready) -> str | None:
+        """At most one fault for the host's handling of this Ready, among those it can hit."""
+        if not self.faults_on:
+            return None
+        roll = self.rng.random()
+        if roll < self.opt.crash_during_persist_p:
+            options = ["crash_in_flush", "crash_in_flush", "crash_before_send"]
+            if rd.hard_state is not None:
+                options.append("crash_in_hard_state")
+            return self.rng.choice(options)
+        if roll < self.opt.crash_during_persist_p + self.opt.write_error_p:
+            options = []
+            if rd.entries:
+                options.append("append_error")
+            if rd.entries or rd.snapshot is not None:
+                options.append("flush_error")
+            if rd.hard_state is not None:
+                options.append("hard_state_error")
+            if rd.snapshot is not None:
+                options.append("snapshot_error")
+            return self.rng.choice(options) if options else None
+        return None
+
+    def _persist_and_send(self, node_id: int, rd: Ready, messages: tuple[Message, ...]) -> None:
+        node, disk = self.nodes[node_id], self.disks[node_id]
         if rd.snapshot is not None:
             self.stats["snapshot_installs"] += 1
             self._log(f"install snapshot {node_id} at {rd.snapshot.meta.index}")
-            disk.apply_snapshot(rd.snapshot)
-        if rd.entries:
-            disk.append(rd.entries)
-        # A crash can land anywhere in the host's handling of a Ready.
-        crash_at = None
-        if self.faults_on and self.rng.random() < self.opt.crash_during_persist_p:
-            crash_at = self.rng.choice(
-                ("before_flush", "before_flush", "after_flush", "after_hard_state")
-            )
-        if crash_at == "before_flush":
-            self._crash(node_id, during_persist=True)
-            return True
-        disk.flush()
-        if crash_at == "after_flush":  # log durable, term/vote/commit file not yet written
-            self.faults["crashes_after_flush"] += 1
+        fault = self._write_fault_for(rd)
+        if fault in WRITE_FAULTS:
+            disk.arm(fault, self.rng)
+        try:
+            raft_api.persist_ready(disk, rd)  # snapshot, entries, flush, hard state
+        except SimCrash:
+            self._crash(node_id, rd)
+            return
+        except OSError as error:
+            if disk.fired is None:
+                raise  # not a fault we injected
+            kind = "failed_hard_state_writes" if disk.fired == "hard_state_error" else None
+            self.faults[kind or "storage_write_errors"] += 1
+            self._log(f"write error on {node_id} ({error}): the host stops the replica")
+            self._crash(node_id, rd, counted=False)
+            return
+        finally:
+            disk.disarm()
+        self.checker.after_persist(disk)
+        if fault == "crash_before_send":  # everything durable, nothing sent
+            if messages:
+                self.faults["crashes_before_send"] += 1
             self._crash(node_id)
-            return True
-        if rd.hard_state is not None:
-            disk.set_hard_state(rd.hard_state)
-        if crash_at == "after_hard_state":  # everything durable, nothing sent
-            self.faults["crashes_before_send"] += 1
-            self._crash(node_id)
-            return True
-        for msg in rd.messages:
+            return
+        for msg in messages:
             self._send(msg)
         self._apply(node_id, rd)
         was_leader = node.role == Role.LEADER
         node.advance(rd)
         self.steps += 1
         self._after_event(node_id, was_leader)
-        return True
 
     def _apply(self, node_id: int, rd: Ready) -> None:
-        machine = self.machines[node_id]
+        machine, node = self.machines[node_id], self.nodes[node_id]
         if rd.snapshot is not None:
             meta = rd.snapshot.meta
             machine.values = json.loads(rd.snapshot.data) if rd.snapshot.data else []
             machine.applied = meta.index
         for entry in rd.committed_entries:
             if entry.index != machine.applied + 1:
-                self.fail(f"node {node_id} applied {entry.index} after {machine.applied}")
-            self._check_committed_entry(node_id, entry)
+                self.fail(
+                    f"node {node_id} applied {entry.index} after {machine.applied}",
+                    "applied in order",
+                )
+            self.checker.on_apply(node, entry)
             machine.applied = entry.index
             if entry.kind == EntryKind.NORMAL:
                 machine.values.append(entry.data)
                 if self.proposed.get(entry.data) == node_id:
                     self.acked.add(entry.data)
 
-    # ------------------------------------------------------------------ invariants
-
-    def _after_event(self, node_id: int, was_leader: bool) -> None:
-        node = self.nodes.get(node_id)
-        if node is None:
-            return
-        if node.role == Role.LEADER:
-            prior = self.leaders.setdefault(node.term, node_id)
-            if prior != node_id:
-                self.fail(f"two leaders in term {node.term}: {prior} and {node_id}")
-            if not was_leader:
-                self.stats["elections"] += 1
-                self._log(f"leader {node_id} term={node.term} last={node.last_index}")
-                self._check_leader_completeness(node)
-        self._check_commits(node_id)
-
-    def _check_commits(self, node_id: int) -> None:
-        node = self.nodes[node_id]
-        lo = max(self.checked_commit[node_id], node.snapshot_index()) + 1
-        if node.commit_index < lo:
-            return
-        for entry in node.entries(lo, node.commit_index + 1):
-            self._check_committed_entry(node_id, entry)
-        self.checked_commit[node_id] = node.commit_index
-
-    def _check_committed_entry(self, node_id: int, entry: Entry) -> None:
-        value = (entry.term, int(entry.kind), entry.data)
-        prior = self.committed.setdefault(entry.index, value)
-        if prior != value:
-            self.fail(
-                f"committed entry {entry.index} differs: {prior} before, node {node_id} has {value}"
-            )
-
-    def _check_leader_completeness(self, node: RaftNode) -> None:
-        if not self.committed:
-            return
-        top = max(self.committed)
-        if node.last_index < top:
-            self.fail(f"leader {node.id} (last {node.last_index}) lacks committed entry {top}")
-        for index in range(node.snapshot_index() + 1, top + 1):
-            if index in self.committed and node.term_at(index) != self.committed[index][0]:
-                self.fail(f"leader {node.id} has a different entry at committed index {index}")
-
-    def _check_new_entries(self, node_id: int, rd: Ready) -> None:
-        """Log matching, checked pairwise as each entry is persisted (induction on index)."""
-        node = self.nodes[node_id]
-        for entry in rd.entries:
-            for other_id, other in self.nodes.items():
-                if other_id == node_id or other.term_at(entry.index) != entry.term:
-                    continue
-                if entry.index <= other.snapshot_index():
-                    continue  # compacted there; its snapshot term was compared above
-                theirs = other.entries(entry.index, entry.index + 1)[0]
-                if theirs != entry:
-                    self.fail(f"log matching: {node_id} and {other_id} differ at {entry.index}")
-                before = entry.index - 1
-                mine, their_prev = node.term_at(before), other.term_at(before)
-                if mine is not None and their_prev is not None and mine != their_prev:
-                    self.fail(
-                        f"log matching: {node_id}, {other_id} agree at {entry.index} not {before}"
-                    )
-
     # ------------------------------------------------------------------ faults
 
-    def _crash(self, node_id: int, during_persist: bool = False) -> None:
-        tear = during_persist and self.rng.random() < self.opt.torn_write_p
-        lost = len(self.disks[node_id]._pending)
-        torn = self.disks[node_id].crash(self.rng, tear)
-        self.faults["crashes"] += 1
-        if torn:
-            self.faults["torn_writes"] += 1
+    def _crash(self, node_id: int, rd: Ready | None = None, counted: bool = True) -> None:
+        """The process dies: unflushed writes are lost (a prefix may survive, torn)."""
+        disk = self.disks[node_id]
+        slow = self.slow.pop(node_id, None)
+        if slow is not None:  # its fsync was running: the writes are in the page cache
+            rd = slow.ready
+            disk.arm("crash_in_flush", self.rng)
+            try:
+                raft_api.persist_ready(disk, rd)
+            except SimCrash:
+                pass
+            finally:
+                disk.disarm()
+        tear = self.rng.random() < self.opt.torn_write_p
+        lost, torn = disk.crash(self.rng, tear)
+        if counted:
+            self.faults["crashes"] += 1
         if lost:
             self.faults["lost_writes"] += 1
+        if torn:
+            self.faults["torn_writes"] += 1
+        hard_state_lost = (
+            rd is not None
+            and rd.hard_state is not None
+            and disk.durable.hard_state() != rd.hard_state
+        )
+        if hard_state_lost:
+            self.faults["lost_hard_state_writes"] += 1
+        self._remove(node_id)
+        self._log(
+            f"crash {node_id} writes_lost={lost} torn={torn} hard_state_lost={hard_state_lost}"
+        )
+
+    def _remove(self, node_id: int) -> None:
         del self.nodes[node_id]
         del self.machines[node_id]
-        self._log(f"crash {node_id} pending_ops={lost} torn={torn}")
+        self.paused.pop(node_id, None)
+        self.slow.pop(node_id, None)
+        self.checker.on_stop(node_id)
 
     def _wipe(self, node_id: int) -> None:
         """The node's disk is gone: retire the identity, start a blank replacement."""
         if node_id in self.nodes:
-            del self.nodes[node_id]
-            del self.machines[node_id]
+            self._remove(node_id)
         self.retired.add(node_id)
         new_id = self.next_id
         self.next_id += 1
-        self.disks[new_id] = SimDisk(MemoryStorage())
+        self.disks[new_id] = SimDisk(new_id, MemoryStorage(), self.checker)
         self._start(new_id)
-        self.replacements.extend((("remove", node_id), ("add", new_id), ("promote", new_id)))
+        self.replacements.extend(
+            (("remove", node_id, "wipe"), ("add", new_id, "wipe"), ("promote", new_id, "wipe"))
+        )
         self.faults["wipes"] += 1
         self._log(f"wipe {node_id} -> replacement {new_id}")
+
+    def _pick(self, candidates: list[int]) -> int:
+        leader = self.leader()
+        biased = self.rng.random() < self.opt.leader_bias_p
+        if biased and leader is not None and leader.id in candidates:
+            return leader.id
+        return self.rng.choice(candidates)
 
     def _random_faults(self) -> None:
         rng, opt = self.rng, self.opt
@@ -509,27 +578,41 @@ class Simulator:
             if leader is not None and rng.random() < opt.leader_bias_p:
                 group = {leader.id} | set(list(group)[1:])
             one_way = rng.random() < opt.one_way_p
-            for a in group:
+            partition = len(self.partition_kinds)
+            self.partition_kinds[partition] = "one_way_partitions" if one_way else "partitions"
+            for a in sorted(group):
                 for b in everyone:
                     if b not in group:
-                        self.blocked.add((a, b))
+                        self.blocked.setdefault((a, b), partition)
                         if not one_way:
-                            self.blocked.add((b, a))
-            self.faults["one_way_partitions" if one_way else "partitions"] += 1
+                            self.blocked.setdefault((b, a), partition)
             self._log(f"partition {sorted(group)} one_way={one_way}")
+        leader = self.leader()
+        if leader is not None and rng.random() < opt.congestion_p:
+            peer = rng.choice(sorted(set(everyone) - {leader.id}) or [leader.id])
+            link = (leader.id, peer) if rng.random() < 0.5 else (peer, leader.id)
+            extra = rng.randint(2, opt.congestion_delay_ticks_max)
+            self.congested[link] = (extra, self.tick_now + rng.randint(3, opt.congestion_ticks_max))
+            self._log(f"congestion {link[0]}->{link[1]} +{extra} ticks")
         if self.blocked and rng.random() < opt.heal_p:
+            if set(self.blocked.values()) & self.partitions_felt:
+                self.faults["heals"] += 1  # it let through what a partition was stopping
             self.blocked.clear()
-            self.faults["heals"] += 1
             self._log("heal")
         live = self.live()
         if live and rng.random() < opt.crash_p:
-            leader = self.leader()
-            biased = leader is not None and rng.random() < opt.leader_bias_p
-            self._crash(leader.id if biased else rng.choice(live))
+            self._crash(self._pick(live))
+        awake = [n for n in self.live() if n not in self.paused]
+        if awake and rng.random() < opt.pause_p:
+            node_id = self._pick(awake)
+            ticks = rng.randint(1, opt.pause_ticks_max)
+            self.paused[node_id] = self.tick_now + 1 + ticks
+            self._log(f"pause {node_id} for {ticks} ticks")
         down = sorted(set(self.disks) - self.retired - set(self.nodes))
         if down and rng.random() < opt.restart_p:
             self.faults["restarts"] += 1
             self._start(rng.choice(down))
+        live = self.live()
         if live and not self.replacements and rng.random() < opt.wipe_p:
             self._wipe(rng.choice(live))
         leader = self.leader()
@@ -537,34 +620,87 @@ class Simulator:
             # Remove a member and add it back under the same id: its disk is intact, so it
             # may rejoin (unlike a wiped one); it catches up as a learner first.
             node = rng.choice(sorted(leader.members))
-            self.replacements.extend((("remove", node), ("add", node), ("promote", node)))
-            self.faults["churns"] += 1
+            self.replacements.extend(
+                (("remove", node, "churn"), ("add", node, "churn"), ("promote", node, "churn"))
+            )
             self._log(f"churn {node}")
         if rng.random() < opt.snapshot_p and self.nodes:
-            self._snapshot(rng.choice(self.live()))
-        leader = self.leader()
+            node_id = self._pick(self.live())
+            if node_id not in self.paused:
+                self._snapshot(node_id)
+        if rng.random() < opt.early_election_p:
+            self._early_election()
+        leader = self._reachable_leader()
         if leader is not None and rng.random() < opt.transfer_p:
             target = rng.choice(sorted(leader.voters))
-            try:
+            before = leader.lead_transferee
+            with contextlib.suppress(NotLeaderError):
                 leader.transfer_leadership(target)
+            if leader.lead_transferee == target != before:
                 self.faults["transfers"] += 1
                 self._log(f"transfer {leader.id} -> {target}")
-            except NotLeaderError:
-                pass
+
+    def _early_election(self) -> None:
+        """A follower's timer fires early (a clock jump): it campaigns now."""
+        leader = self.leader()
+        voters = leader.voters if leader is not None else frozenset(self.nodes)
+        candidates = [
+            i
+            for i in sorted(voters)
+            if i in self.nodes and i not in self.paused and self.nodes[i].role != Role.LEADER
+        ]
+        if not candidates:
+            return
+        node = self.nodes[self.rng.choice(candidates)]
+        role = node.role
+        node.campaign()
+        if node.role != role:
+            self.faults["early_elections"] += 1
+            self._log(f"early election by {node.id}: {node.role.value} term={node.term}")
+        self._after_event(node.id, False)
 
     def _snapshot(self, node_id: int) -> None:
         node, machine, disk = self.nodes[node_id], self.machines[node_id], self.disks[node_id]
         index = machine.applied
-        if index <= disk.snapshot_meta().index:
+        if index <= node.snapshot_index():  # on disk, or received and still being written
             return
         disk.create_snapshot(index, node.conf_at(index), machine.data())
         self.faults["snapshots"] += 1
         self._log(f"snapshot {node_id} at {index}")
 
+    def _ticks_for(self, node_id: int) -> int:
+        """How many ticks this node's clock takes in this tick of the simulation."""
+        if node_id in self.paused:
+            if self.paused[node_id] > self.tick_now:
+                if node_id not in self.pauses_felt:
+                    self.pauses_felt.add(node_id)
+                    self.faults["pauses"] += 1
+                return 0
+            del self.paused[node_id]
+            self.pauses_felt.discard(node_id)
+            self._log(f"resume {node_id}")
+        if not self.faults_on:
+            return 1
+        self.clock_debt[node_id] += self.clock_rates[node_id]
+        ticks = int(self.clock_debt[node_id])
+        self.clock_debt[node_id] -= ticks
+        if ticks != 1:
+            self.faults["clock_skews"] += 1
+        return ticks
+
     # ------------------------------------------------------------------ workload
 
     def _propose(self) -> None:
-        leader = self.leader()
+        leader = self._reachable_leader()
+        if self.rng.random() < self.opt.stale_route_p:
+            # A client with stale routing: whoever believes it leads takes the proposal; a
+            # stale leader's entries are rightly lost, and leave divergent logs behind.
+            believers = [
+                n
+                for i, n in sorted(self.nodes.items())
+                if n.role == Role.LEADER and i not in self.paused
+            ]
+            leader = self.rng.choice(believers) if believers else None
         if leader is None:
             return
         values = list(range(self.next_value, self.next_value + self.rng.randint(1, 3)))
@@ -575,16 +711,28 @@ class Simulator:
         self.next_value += len(values)
         for v in values:
             self.proposed[v] = leader.id
+        self._after_event(leader.id, True)
 
     def _supervise(self) -> None:
-        """Carry out membership tasks one at a time, through whoever leads: ("remove", id),
-        ("add", id) as a learner, ("promote", id) once it has caught up."""
+        """Carry out membership tasks through whoever leads: ("remove", id), ("add", id) as a
+        learner, ("promote", id) once it has caught up. A task is done once committed. Under
+        faults the supervisor may also propose the next task at once, without waiting."""
         if not self.replacements:
             return
-        leader = self.leader()
+        leader = self._reachable_leader()
         if leader is None:
             return
-        action, node = self.replacements[0]
+        self._membership_task(leader, self.replacements[0], head=True)
+        if (
+            self.faults_on
+            and len(self.replacements) >= 2
+            and leader.role == Role.LEADER
+            and self.rng.random() < self.opt.concurrent_conf_p
+        ):
+            self._membership_task(leader, self.replacements[1], head=False)
+
+    def _membership_task(self, leader: RaftNode, task: tuple[str, int, str], head: bool) -> None:
+        action, node, why = task
         conf = leader.conf
         done = {
             "remove": node not in conf.members,
@@ -592,39 +740,54 @@ class Simulator:
             "promote": node in conf.voters,
         }[action]
         if done:
-            if leader.conf_at(leader.commit_index) == conf:  # committed, not just appended
+            if head and leader.conf_at(leader.commit_index) == conf:  # committed, not appended
                 self.replacements.popleft()
                 self._log(f"membership {action} {node} done")
             return
+        # Another change, or this leader's first entry, is not committed yet.
+        in_flight = (
+            leader.conf_at(leader.commit_index) != conf
+            or leader.term_at(leader.commit_index) != leader.term
+        )
         try:
             if action == "remove":
-                leader.propose_conf_change(ConfChange(ConfChangeKind.REMOVE, node))
+                change = ConfChange(ConfChangeKind.REMOVE, node)
             elif action == "add":
-                leader.propose_conf_change(ConfChange(ConfChangeKind.ADD_LEARNER, node, priority=1))
+                change = ConfChange(ConfChangeKind.ADD_LEARNER, node, priority=1)
             else:
                 pr = leader.progress().get(node)
                 if pr is None or pr.match_index < leader.commit_index:
                     return
-                leader.propose_conf_change(ConfChange(ConfChangeKind.PROMOTE, node))
+                change = ConfChange(ConfChangeKind.PROMOTE, node)
+            if in_flight and self.faults_on:
+                self.faults["concurrent_conf_changes"] += 1
+            leader.propose_conf_change(change)
         except (ConfChangeError, NotLeaderError, ProposalDroppedError):
             return
+        if why == "churn" and action == "remove":
+            self.faults["churns"] += 1
         self.stats["conf_changes"] += 1
         self._log(
             f"conf change by {leader.id}: {action} {node}, conf now "
             f"{sorted(leader.voters)}/{sorted(leader.learners)}"
         )
+        self._after_event(leader.id, True)  # a smaller quorum may commit more at once
 
     # ------------------------------------------------------------------ the loop
 
     def _run_tick(self) -> None:
         self.tick_now += 1
         for node_id in self.live():
-            node = self.nodes.get(node_id)
-            if node is None:
-                continue
-            was_leader = node.role == Role.LEADER
-            node.tick()
-            self._after_event(node_id, was_leader)
+            for _ in range(self._ticks_for(node_id)):
+                node = self.nodes.get(node_id)
+                if node is None:
+                    break
+                was_leader = node.role == Role.LEADER
+                self.checker.on_tick(node)
+                if node_id in self.slow:
+                    self.slow[node_id].activity += 1
+                node.tick()
+                self._after_event(node_id, was_leader)
         if self.faults_on:
             self._random_faults()
         if self.random_proposals and self.rng.random() < self.opt.propose_p:
@@ -637,11 +800,13 @@ class Simulator:
             for node_id in order:
                 if node_id in self.nodes and self._handle_ready(node_id):
                     progressed = True
-            for msg in self._due_messages():
-                self._deliver(msg)
+            for item in self._due_messages():
+                self._deliver(item)
                 progressed = True
             if not progressed:
                 break
+        if self.steps > self.opt.steps_max:
+            self.fail(f"more than {self.opt.steps_max} steps: a runaway", "runaway")
 
     def run(self) -> SimResult:
         try:
@@ -651,7 +816,8 @@ class Simulator:
         except SimulationFailure:
             raise
         except Exception as error:  # an assertion inside raft, or a storage refusal
-            self.fail(f"{type(error).__name__}: {error}")
+            kind = "raft assertion" if isinstance(error, AssertionError) else "exception"
+            self.fail(f"{type(error).__name__}: {error}", kind)
         return SimResult(
             seed=self.seed,
             nodes=self.node_count,
@@ -668,39 +834,49 @@ class Simulator:
         commits within `commit_ticks_max` of being proposed, then all members converge."""
         self.faults_on = False
         self.blocked.clear()
+        self.paused.clear()
         for node_id in sorted(set(self.disks) - self.retired - set(self.nodes)):
             self._start(node_id)
         self._log("faults stop")
         opt = self.opt
-        start = self.tick_now
-        while self._settled_leader() is None or self.replacements:
-            if self.tick_now - start >= opt.leader_ticks_max:
-                self._liveness_failure(
-                    f"no settled leader {opt.leader_ticks_max} ticks after faults stopped"
-                )
-            self._run_tick_quiet()
-        self.stats["liveness_leader_ticks"] = self.tick_now - start
-        self._log(f"liveness: leader {self.leader().id} after {self.tick_now - start} ticks")
-        pending: dict[int, int] = {}  # value -> tick proposed
-        proposed = 0
+        self._await_settled_leader()
+        # value -> (tick proposed, leader, its term). A proposal whose leader stops leading
+        # before it commits is rightly lost (e.g. check-quorum deposed a leader whose
+        # followers had just restarted): the client proposes again, a bounded number of times.
+        pending: dict[int, tuple[int, int, int]] = {}
+        proposed = reproposed = 0
         while proposed < opt.liveness_proposals or pending:
             leader = self._settled_leader()
             if proposed < opt.liveness_proposals and leader is not None:
                 try:
                     leader.propose(self.next_value)
                     self.proposed[self.next_value] = leader.id
-                    pending[self.next_value] = self.tick_now
+                    pending[self.next_value] = (self.tick_now, leader.id, leader.term)
                     self.next_value += 1
                     proposed += 1
+                    self._after_event(leader.id, True)
                 except (NotLeaderError, ProposalDroppedError):
                     pass  # e.g. a priority transfer in progress: the client retries
             self._run_tick_quiet()
-            for value, at in list(pending.items()):
+            for value, (at, by, term) in list(pending.items()):
+                proposer = self.nodes.get(by)
                 if value in self.acked:
                     del pending[value]
                     self.stats["liveness_commit_ticks_max"] = max(
                         self.stats.get("liveness_commit_ticks_max", 0), self.tick_now - at
                     )
+                elif proposer is None or proposer.role != Role.LEADER or proposer.term != term:
+                    del pending[value]
+                    proposed -= 1
+                    reproposed += 1
+                    self.stats["liveness_reproposals"] = reproposed
+                    self._log(f"liveness: leader {by} of term {term} lost {value}: propose again")
+                    if reproposed > LIVENESS_REPROPOSALS_MAX:
+                        self._liveness_failure(
+                            f"leadership changed {reproposed} times after faults stopped"
+                        )
+                    if self._settled_leader() is None:
+                        self._await_settled_leader()
                 elif self.tick_now - at > opt.commit_ticks_max:
                     self._liveness_failure(
                         f"proposal {value} not committed {opt.commit_ticks_max} ticks after "
@@ -714,6 +890,19 @@ class Simulator:
                 )
             self._run_tick_quiet()
         self._check_final(self.leader())
+
+    def _await_settled_leader(self) -> None:
+        opt, start = self.opt, self.tick_now
+        while self._settled_leader() is None or self.replacements:
+            if self.tick_now - start >= opt.leader_ticks_max:
+                self._liveness_failure(
+                    f"no settled leader {opt.leader_ticks_max} ticks after faults stopped"
+                )
+            self._run_tick_quiet()
+        self.stats["liveness_leader_ticks"] = max(
+            self.stats.get("liveness_leader_ticks", 0), self.tick_now - start
+        )
+        self._log(f"liveness: leader {self.leader().id} after {self.tick_now - start} ticks")
 
     def _settled_leader(self) -> RaftNode | None:
         """A leader no live node has overtaken, that has committed an entry of its term.
@@ -732,7 +921,8 @@ class Simulator:
         self.fail(
             f"liveness: {what}; leader={leader.id if leader else None}, replacements pending "
             f"{list(self.replacements)}, nodes (id, role, term, commit, last): "
-            f"{[(n.id, n.role.value, n.term, n.commit_index, n.last_index) for n in self.nodes.values()]}"
+            f"{[(n.id, n.role.value, n.term, n.commit_index, n.last_index) for n in self.nodes.values()]}",
+            "liveness",
         )
 
     def _run_tick_quiet(self) -> None:
@@ -757,11 +947,13 @@ class Simulator:
         ]
         lost = sorted(v for v in self.acked if v not in set(expected))
         if lost:
-            self.fail(f"acknowledged proposals lost: {lost[:10]}")
+            self.fail(f"acknowledged proposals lost: {lost[:10]}", "acknowledged stays committed")
         for member in sorted(leader.members):
             values = self.machines[member].values
             if values != expected:
-                self.fail(f"node {member} state differs from the committed log")
+                self.fail(
+                    f"node {member} state differs from the committed log", "replicas converge"
+                )
         self._log(f"converged: {len(expected)} values on {sorted(leader.members)}")
 
 
@@ -865,15 +1057,9 @@ class InMemoryCluster:
         if not node.has_ready():
             return []
         rd = node.ready()
-        storage = self.storages[node_id]
+        raft_api.persist_ready(self.storages[node_id], rd)
         if rd.snapshot is not None:
-            storage.apply_snapshot(rd.snapshot)
             self.values[node_id] = json.loads(rd.snapshot.data) if rd.snapshot.data else []
-        if rd.entries:
-            storage.append(rd.entries)
-        storage.flush()
-        if rd.hard_state is not None:
-            storage.set_hard_state(rd.hard_state)
         for entry in rd.committed_entries:
             if entry.kind == EntryKind.NORMAL:
                 self.values[node_id].append(entry.data)
@@ -924,20 +1110,30 @@ class InMemoryCluster:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m raybee.raft.testing SEED [--trace]`: replay one seed, print what happened."""
+    """`python -m raybee.raft.testing SEED [--trace] [--messages]`: replay one seed.
+
+    RAYBEE_MUTANT=name plants one of raft/mutations.py's bugs first (to replay a catch)."""
     import argparse
+
+    from .mutations import planted_from_env
 
     parser = argparse.ArgumentParser(prog="python -m raybee.raft.testing")
     parser.add_argument("seed", type=int)
-    parser.add_argument("--trace", action="store_true", help="print the trace even on success")
+    parser.add_argument("--trace", action="store_true", help="print the whole trace")
     parser.add_argument("--messages", action="store_true", help="trace every delivered message")
     opts = parser.parse_args(argv)
-    sim = Simulator(opts.seed, trace_messages=opts.messages)
-    try:
-        result = sim.run()
-    except SimulationFailure as failure:
-        print(failure)
-        return 1
+    with planted_from_env() as mutant:
+        if mutant is not None:
+            print(f"mutant planted: {mutant.name} ({mutant.bug})")
+        sim = Simulator(opts.seed, trace_messages=opts.messages)
+        try:
+            result = sim.run()
+        except SimulationFailure as failure:
+            if opts.trace:
+                print("\n".join(failure.trace))
+                print("---")
+            print(failure)
+            return 1
     if opts.trace:
         print("\n".join(sim.trace))
     print(result)

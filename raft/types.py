@@ -121,10 +121,15 @@ class Ready:
     """Everything the host must do, in this order:
 
     1. persist `snapshot` (if any), then `entries` (truncating the log from entries[0].index),
-       then flush, then persist `hard_state` (if any) atomically;
+       then flush, then persist `hard_state` (if any) atomically -- `persist_ready` does this;
     2. only then send `messages` (they may promise what step 1 stored);
     3. apply `snapshot` then `committed_entries` to the state machine;
     4. call `node.advance(ready)`.
+
+    While step 1 runs (a slow fsync) the host may keep calling `step` and `tick`, but not
+    `ready` again. A leader's AppendRequests are the one exception to step 2: they may leave
+    while the leader's own step 1 runs, since a leader counts itself toward a quorum only for
+    entries it has persisted (Raft thesis 10.2.1). The simulator exercises both.
     """
 
     hard_state: HardState | None
