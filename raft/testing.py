@@ -158,7 +158,10 @@ class SimOptions:
     transfer_p: float = 0.01
     priorities_p: float = 0.3
     snapshot_chunk_bytes_max: int = 48
-    events_per_tick_max: int = 2000
+    # Rounds (every Ready handled, every due message delivered) one tick may take; correct runs
+    # need ~120 (a chunked snapshot sent with no delay). A tick still busy after this many is a
+    # message storm, reported as a runaway.
+    events_per_tick_max: int = 1000
 
 
 @dataclass
@@ -793,6 +796,7 @@ class Simulator:
         if self.random_proposals and self.rng.random() < self.opt.propose_p:
             self._propose()
         self._supervise()
+        progressed = True
         for _ in range(self.opt.events_per_tick_max):
             progressed = False
             order = self.live()
@@ -805,6 +809,12 @@ class Simulator:
                 progressed = True
             if not progressed:
                 break
+        if progressed:
+            self.fail(
+                f"still busy after {self.opt.events_per_tick_max} rounds in one tick: a message "
+                f"storm",
+                "runaway",
+            )
         if self.steps > self.opt.steps_max:
             self.fail(f"more than {self.opt.steps_max} steps: a runaway", "runaway")
 
