@@ -2,6 +2,7 @@
 
 from raybee.partitions.protocol import JobBatchIntent, JobBatchRecordValue, JobRecordValue, evolve
 
+from .bpmn_behaviors.job_variables import job_variables
 from .context import ProcessingContext
 
 
@@ -11,7 +12,7 @@ def push_to_stream(ctx: ProcessingContext, job_key: int, job: JobRecordValue) ->
     stream = ctx.job_streams.next_for(job.type) if ctx.job_streams is not None else None
     if stream is None:
         return False
-    variables = job.variables
+    variables = job_variables(ctx.state, job)  # a BPMN task's job: what its element sees
     if stream.fetch_variables:
         variables = {name: variables[name] for name in stream.fetch_variables if name in variables}
     activated = evolve(

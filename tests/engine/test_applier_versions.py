@@ -10,23 +10,25 @@ from raybee.state import MemoryStore
 
 
 def test_new_events_get_the_newest_applier_version_and_old_ones_keep_theirs(partition):
+    old = partition.processor.appliers.latest_version(ValueType.JOB, JobIntent.CREATED)
+    new = old + 1
     first = partition.execute(create("v1"))
-    assert first.record_version == 1
+    assert first.record_version == old
     seen = []
 
-    def created_v2(state, record):
+    def created_new(state, record):
         seen.append(record.key)
         state.jobs.create(record.key, record.value)
 
-    partition.processor.appliers.add(ValueType.JOB, JobIntent.CREATED, 2, created_v2)
+    partition.processor.appliers.add(ValueType.JOB, JobIntent.CREATED, new, created_new)
     second = partition.execute(create("v2"))
-    assert second.record_version == 2
+    assert second.record_version == new
     assert seen == [second.key], "processing applied the new version"
-    # Replay in a fresh store: the old event through version 1, the new one through version 2.
+    # Replay in a fresh store: the old event through its version, the new one through the new.
     log = MemoryLogStream()
     log.append(list(partition.log.read_from(1)))
     replayer = StreamProcessor(MemoryStore(ENGINE_FAMILIES), log, 1, FakeClock())
-    replayer.appliers.add(ValueType.JOB, JobIntent.CREATED, 2, created_v2)
+    replayer.appliers.add(ValueType.JOB, JobIntent.CREATED, new, created_new)
     seen.clear()
     replayer.replay()
     assert seen == [second.key]

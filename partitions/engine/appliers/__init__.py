@@ -24,7 +24,7 @@ class EventAppliers:
     """Dispatches an event to its applier, then moves the key generator past its key."""
 
     def __init__(self) -> None:
-        from . import deployment, error, incident, job, job_batch  # noqa: F401  (registration)
+        from . import deployment, error, incident, job, job_batch, process_instance  # noqa: F401
 
         self._appliers = {(int(vt), int(i), v): f for (vt, i, v), f in _REGISTRY.items()}
         # The version a NEW event is written for: the newest applier of its (type, intent).

@@ -6,7 +6,7 @@ give the job the command's variables. Version 1 stays as it was, for logs writte
 events carry the job as it was stored (variables merged, worker released).
 """
 
-from raybee.partitions.protocol import JobIntent, ValueType, evolve
+from raybee.partitions.protocol import NO_KEY, JobIntent, ValueType, evolve
 
 from ..stores import JobState
 from . import applies
@@ -15,6 +15,18 @@ from . import applies
 @applies(ValueType.JOB, JobIntent.CREATED)
 def created(state, record):
     state.jobs.create(record.key, record.value)
+
+
+@applies(ValueType.JOB, JobIntent.CREATED, version=2)
+def created_v2(state, record):
+    """A job of a BPMN element is linked from the element instance (to cancel it with the
+    element). Version 1 stays for logs written before (standalone jobs only)."""
+    job = record.value
+    state.jobs.create(record.key, job)
+    if job.element_instance_key != NO_KEY:
+        instances = state.element_instances
+        entry = instances.get(job.element_instance_key)
+        instances.put(job.element_instance_key, evolve(entry, job_key=record.key))
 
 
 @applies(ValueType.JOB, JobIntent.COMPLETED)

@@ -22,7 +22,15 @@ def processes(value_type: ValueType, intent: IntEnum):
 
 class CommandProcessors:
     def __init__(self) -> None:
-        from . import deployment, incident, job, job_batch  # noqa: F401  (registration)
+        from . import (  # noqa: F401  (registration)
+            deployment,
+            incident,
+            job,
+            job_batch,
+            process_instance,
+            process_instance_creation,
+            variable_document,
+        )
 
         self._processors = {(int(vt), int(i)): cls() for (vt, i), cls in _REGISTRY.items()}
 

@@ -3,6 +3,7 @@
 from raybee.partitions.protocol import NO_KEY, IncidentIntent, RejectionType, ValueType
 
 from ..behaviors import push_to_stream
+from ..bpmn_behaviors.incidents import retry_step
 from ..context import ProcessingContext
 from ..stores import JobState
 from . import processes
@@ -29,6 +30,7 @@ class ResolveIncident:
                 )
                 return
         ctx.respond(ctx.append_event(key, IncidentIntent.RESOLVED, incident))
+        retry_step(ctx, incident)  # an element's incident: run its failed step again
         # "When the incident is resolved, the job can be activated by a worker again"
         # (https://docs.camunda.io/docs/components/concepts/incidents/): the applier made it
         # ACTIVATABLE, so a job stream may take it at once.

@@ -20,6 +20,8 @@ from raybee.partitions.protocol import (
 )
 
 from ..behaviors import push_to_stream
+from ..bpmn_behaviors.errors import throw_job_error
+from ..bpmn_behaviors.jobs import complete_job_element, fail_job_element
 from ..context import ProcessingContext
 from ..stores import JobState
 from . import processes
@@ -110,6 +112,7 @@ class CompleteJob:
             return
         completed = evolve(job, variables=command.value.variables)
         ctx.respond(ctx.append_event(command.key, JobIntent.COMPLETED, completed))
+        complete_job_element(ctx, job, command.value.variables)  # a BPMN task's job
 
 
 @processes(ValueType.JOB, JobIntent.FAIL)
@@ -151,6 +154,7 @@ class FailJob:
             variables=request.variables,
         )
         ctx.respond(ctx.append_event(command.key, JobIntent.FAILED, failed))
+        fail_job_element(ctx, job, request.variables)  # a BPMN task's job: local variables
         if request.retries > 0 and not backoff:
             push_stored(ctx, command.key)
         if request.retries == 0:
@@ -241,6 +245,8 @@ class ThrowJobError:
             variables=request.variables,
         )
         ctx.respond(ctx.append_event(command.key, JobIntent.ERROR_THROWN, thrown))
+        if throw_job_error(ctx, command.key, thrown):
+            return  # a BPMN catch event took it
         # No catch event at the partition level (BPMN boundary events catch it in the engine).
         raise_job_incident(
             ctx,

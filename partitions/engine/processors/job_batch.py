@@ -2,6 +2,7 @@
 
 from raybee.partitions.protocol import JobBatchIntent, RejectionType, ValueType, evolve
 
+from ..bpmn_behaviors.job_variables import job_variables
 from ..context import ProcessingContext
 from . import processes
 
@@ -39,7 +40,7 @@ class ActivateJobs:
                     worker=request.worker,
                     deadline_ms=deadline_ms,
                     timeout_ms=request.timeout_ms,
-                    variables=_fetch(job.variables, request.fetch_variables),
+                    variables=_fetch(job_variables(ctx.state, job), request.fetch_variables),
                 )
             )
             keys.append(key)

@@ -22,6 +22,7 @@ from raybee.partitions.stream_processor import StreamProcessor
 from raybee.partitions.testing import (
     FakeClock,
     activate,
+    bpmn_process,
     check_job_indexes,
     create_instance,
     deploy,
@@ -185,3 +186,146 @@ def memory_bpmn(clock):
 def shared_bpmn() -> Path:
     assert (SHARED_BPMN / "README.md").is_file(), f"the BPMN corpus is missing at {SHARED_BPMN}"
     return SHARED_BPMN
+
+
+class Xml:
+    """Builders of BPMN elements (text with the `bpmn:` and `zeebe:` prefixes)."""
+
+    process = staticmethod(bpmn_process)
+
+    @staticmethod
+    def start(element_id: str = "start", outputs=()) -> str:
+        return f'<bpmn:startEvent id="{element_id}">{Xml.io((), outputs)}</bpmn:startEvent>'
+
+    @staticmethod
+    def end(element_id: str = "end", definition: str = "") -> str:
+        return f'<bpmn:endEvent id="{element_id}">{definition}</bpmn:endEvent>'
+
+    @staticmethod
+    def io(inputs=(), outputs=()) -> str:
+        """zeebe:ioMapping of (source, target) pairs."""
+        if not inputs and not outputs:
+            return ""
+        parts = [f'<zeebe:input source="{s}" target="{t}"/>' for s, t in inputs]
+        parts += [f'<zeebe:output source="{s}" target="{t}"/>' for s, t in outputs]
+        return f"<zeebe:ioMapping>{''.join(parts)}</zeebe:ioMapping>"
+
+    @staticmethod
+    def task(
+        element_id: str,
+        job_type: str = "work",
+        kind: str = "serviceTask",
+        inputs=(),
+        outputs=(),
+        retries: str | None = None,
+        headers: dict | None = None,
+        loop: str = "",
+    ) -> str:
+        """A task with a job (service, send, business rule ...); `loop` is its
+        multiInstanceLoopCharacteristics (see `Xml.loop`)."""
+        retries_attr = f' retries="{retries}"' if retries is not None else ""
+        header_xml = ""
+        if headers:
+            header_xml = (
+                "<zeebe:taskHeaders>"
+                + "".join(f'<zeebe:header key="{k}" value="{v}"/>' for k, v in headers.items())
+                + "</zeebe:taskHeaders>"
+            )
+        return (
+            f'<bpmn:{kind} id="{element_id}"><bpmn:extensionElements>'
+            f'<zeebe:taskDefinition type="{job_type}"{retries_attr}/>{header_xml}'
+            f"{Xml.io(inputs, outputs)}</bpmn:extensionElements>{loop}</bpmn:{kind}>"
+        )
+
+    @staticmethod
+    def plain(element_id: str, kind: str = "manualTask", inputs=(), outputs=(), loop="") -> str:
+        """An element with no job: manualTask, task, intermediateThrowEvent, userTask ..."""
+        extension = Xml.io(inputs, outputs)
+        if extension:
+            extension = f"<bpmn:extensionElements>{extension}</bpmn:extensionElements>"
+        return f'<bpmn:{kind} id="{element_id}">{extension}{loop}</bpmn:{kind}>'
+
+    @staticmethod
+    def script(element_id: str, expression: str, result: str, outputs=()) -> str:
+        return (
+            f'<bpmn:scriptTask id="{element_id}"><bpmn:extensionElements>'
+            f'<zeebe:script expression="{expression}" resultVariable="{result}"/>'
+            f"{Xml.io((), outputs)}</bpmn:extensionElements></bpmn:scriptTask>"
+        )
+
+    @staticmethod
+    def gateway(element_id: str, kind: str = "exclusive", default: str | None = None) -> str:
+        default_attr = f' default="{default}"' if default else ""
+        return f'<bpmn:{kind}Gateway id="{element_id}"{default_attr}/>'
+
+    @staticmethod
+    def flow(source: str, target: str, condition: str | None = None, flow_id: str = "") -> str:
+        flow_id = flow_id or f"{source}-{target}"
+        if condition is None:
+            return f'<bpmn:sequenceFlow id="{flow_id}" sourceRef="{source}" targetRef="{target}"/>'
+        return (
+            f'<bpmn:sequenceFlow id="{flow_id}" sourceRef="{source}" targetRef="{target}">'
+            f"<bpmn:conditionExpression>{condition}</bpmn:conditionExpression>"
+            f"</bpmn:sequenceFlow>"
+        )
+
+    @staticmethod
+    def chain(*element_ids: str) -> str:
+        """Flows from each element to the next."""
+        return "".join(Xml.flow(a, b) for a, b in zip(element_ids, element_ids[1:], strict=False))
+
+    @staticmethod
+    def sub_process(element_id: str, body: str, inputs=(), outputs=(), loop="") -> str:
+        extension = Xml.io(inputs, outputs)
+        if extension:
+            extension = f"<bpmn:extensionElements>{extension}</bpmn:extensionElements>"
+        return f'<bpmn:subProcess id="{element_id}">{extension}{body}{loop}</bpmn:subProcess>'
+
+    @staticmethod
+    def call(
+        element_id: str,
+        process_id: str,
+        inputs=(),
+        outputs=(),
+        child_variables: bool = True,
+        parent_variables: bool = True,
+        loop: str = "",
+    ) -> str:
+        return (
+            f'<bpmn:callActivity id="{element_id}"><bpmn:extensionElements>'
+            f'<zeebe:calledElement processId="{process_id}" '
+            f'propagateAllChildVariables="{str(child_variables).lower()}" '
+            f'propagateAllParentVariables="{str(parent_variables).lower()}"/>'
+            f"{Xml.io(inputs, outputs)}</bpmn:extensionElements>{loop}</bpmn:callActivity>"
+        )
+
+    @staticmethod
+    def loop(
+        collection: str,
+        element: str | None = None,
+        sequential: bool = False,
+        output_collection: str | None = None,
+        output_element: str | None = None,
+        completion: str | None = None,
+    ) -> str:
+        attributes = f'inputCollection="{collection}"'
+        if element:
+            attributes += f' inputElement="{element}"'
+        if output_collection:
+            attributes += f' outputCollection="{output_collection}"'
+            attributes += f' outputElement="{output_element}"'
+        completion_xml = (
+            f"<bpmn:completionCondition>{completion}</bpmn:completionCondition>"
+            if completion
+            else ""
+        )
+        return (
+            f'<bpmn:multiInstanceLoopCharacteristics isSequential="{str(sequential).lower()}">'
+            f"<bpmn:extensionElements><zeebe:loopCharacteristics {attributes}/>"
+            f"</bpmn:extensionElements>{completion_xml}</bpmn:multiInstanceLoopCharacteristics>"
+        )
+
+
+@pytest.fixture(scope="session")
+def xml() -> type[Xml]:
+    return Xml

@@ -73,3 +73,15 @@ def test_malformed_xml_and_empty_or_ambiguous_deployments_are_refused(bpmn):
         assert needle in answer.rejection_reason, answer.rejection_reason
     view = bpmn.partition.store.view()
     assert list(view.items(PROCESSES)) == [] and list(view.items(DEPLOYMENTS)) == []
+def test_the_model_is_parsed_once_per_process_definition(bpmn, monkeypatch):
+    from raybee.partitions.engine.bpmn_behaviors import executable
+
+    key = bpmn.deploy(one_task_process("order"))["order"]
+    engine = bpmn.partition.processor.engine
+    cached = engine._committed_bpmn.processes[key]
+    calls = []
+    monkeypatch.setattr(executable, "parse_bpmn", lambda *a: calls.append(a) or [])
+    for _ in range(3):
+        bpmn.create("order")
+    assert calls == [], "no parse after deployment"
+    assert engine._committed_bpmn.processes[key] is cached

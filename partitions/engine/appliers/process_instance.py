@@ -1,0 +1,122 @@
+"""Appliers of process instance, process instance creation, variable and variable document
+events: the element instance entries, their flow scopes' counters, and variables.
+
+- ELEMENT_ACTIVATING creates the entry (state ACTIVATING) and counts it in its flow scope (a
+  multi-instance body also counts the inner instances it created); when the element is a join
+  the scope counts tokens for, it consumes one token of each incoming flow that has one. A
+  process instance called by a call activity is linked from it.
+- ELEMENT_ACTIVATED / COMPLETING / TERMINATING set the state.
+- ELEMENT_COMPLETED / TERMINATED remove the entry and its variables and uncount it from its
+  scope; a process instance's request awaiting its result goes with it.
+- SEQUENCE_FLOW_TAKEN towards a joining gateway counts a token for it in the flow scope.
+"""
+
+from raybee.partitions.protocol import (
+    NO_KEY,
+    ProcessInstanceCreationIntent,
+    ProcessInstanceIntent,
+    ValueType,
+    VariableDocumentIntent,
+    VariableIntent,
+    evolve,
+)
+
+from ..bpmn_entries import ElementInstance, ElementState
+from ..stores.element_instances import AwaitingResult
+from . import applies
+
+PI = ValueType.PROCESS_INSTANCE
+BODY = "MULTI_INSTANCE_BODY"
+
+
+@applies(PI, ProcessInstanceIntent.ELEMENT_ACTIVATING)
+def element_activating(state, record):
+    value = record.value
+    instances = state.element_instances
+    instances.create(
+        record.key, ElementInstance.model_construct(state=ElementState.ACTIVATING, value=value)
+    )
+    scope_key = value.flow_scope_key
+    if scope_key != NO_KEY:
+        scope = instances.get(scope_key)
+        changes = {"children": scope.children + 1}
+        if scope.value.bpmn_element_type == BODY:
+            changes["loop_counter"] = scope.loop_counter + 1
+        taken = scope.joins.get(value.element_id)
+        if taken:
+            joins = dict(scope.joins)
+            left = {flow: count - 1 for flow, count in taken.items() if count > 1}
+            if left:
+                joins[value.element_id] = left
+            else:
+                del joins[value.element_id]
+            changes["joins"] = joins
+        instances.put(scope_key, evolve(scope, **changes))
+    elif value.parent_element_instance_key != NO_KEY:
+        parent = instances.get(value.parent_element_instance_key)
+        instances.put(value.parent_element_instance_key, evolve(parent, called_key=record.key))
+
+
+def _set_state(element_state: ElementState):
+    def apply(state, record):
+        instances = state.element_instances
+        instances.put(record.key, evolve(instances.get(record.key), state=element_state))
+
+    return apply
+
+
+applies(PI, ProcessInstanceIntent.ELEMENT_ACTIVATED)(_set_state(ElementState.ACTIVATED))
+applies(PI, ProcessInstanceIntent.ELEMENT_COMPLETING)(_set_state(ElementState.COMPLETING))
+applies(PI, ProcessInstanceIntent.ELEMENT_TERMINATING)(_set_state(ElementState.TERMINATING))
+
+
+def _ended(state, record):
+    instances = state.element_instances
+    value = record.value
+    state.variables.remove_scope(record.key)
+    instances.remove(record.key)
+    scope_key = value.flow_scope_key
+    if scope_key != NO_KEY:
+        scope = instances.get(scope_key)
+        instances.put(scope_key, evolve(scope, children=scope.children - 1))
+    elif instances.awaiting_result(record.key) is not None:
+        instances.forget_awaiting(record.key)
+
+
+applies(PI, ProcessInstanceIntent.ELEMENT_COMPLETED)(_ended)
+applies(PI, ProcessInstanceIntent.ELEMENT_TERMINATED)(_ended)
+
+
+@applies(PI, ProcessInstanceIntent.SEQUENCE_FLOW_TAKEN)
+def sequence_flow_taken(state, record):
+    value = record.value
+    process = state.processes.get(value.process_definition_key)
+    target = process.flow(value.element_id).target_id
+    if process.is_join(target):
+        instances = state.element_instances
+        scope = instances.get(value.flow_scope_key)
+        taken = dict(scope.joins.get(target, {}))
+        taken[value.element_id] = taken.get(value.element_id, 0) + 1
+        instances.put(value.flow_scope_key, evolve(scope, joins={**scope.joins, target: taken}))
+
+
+@applies(ValueType.PROCESS_INSTANCE_CREATION, ProcessInstanceCreationIntent.CREATED)
+def instance_created(state, record):
+    created = record.value
+    if created.awaiting_result:
+        state.element_instances.await_result(
+            created.process_instance_key,
+            AwaitingResult(record.request_stream_id, record.request_id, created.fetch_variables),
+        )
+
+
+@applies(ValueType.VARIABLE, VariableIntent.CREATED)
+@applies(ValueType.VARIABLE, VariableIntent.UPDATED)
+def variable_set(state, record):
+    variable = record.value
+    state.variables.set(variable.scope_key, variable.name, record.key, variable.value)
+
+
+@applies(ValueType.VARIABLE_DOCUMENT, VariableDocumentIntent.UPDATED)
+def document_updated(state, record):
+    pass  # the VARIABLE events of the update change state
