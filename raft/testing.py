@@ -1,20 +1,23 @@
 """A deterministic simulator for Raft groups: one seed chooses every fault.
 
-The simulator runs N RaftNodes, each on a `SimDisk`, over a network of per-link queues. The host
+The simulator runs N RaftNodes, each on a `SimDisk`, over a simulated network. The host
 loop is the one every real host runs: take a Ready, hand it to the real `persist_ready` (from
 `raybee.raft`), then send, apply and advance; so a bug in `persist_ready` is a bug here too.
 
 Faults, each counted in `SimResult.faults` only when it changed something (FAULT_KINDS):
   network   drops, duplicates, delays (and so reorders), delays longer than an election
-            timeout, partitions (one-way too) and heals;
-  clocks    per-node clock skew (a node takes 0 or 2 ticks where others take 1) and pauses
-            (a process that neither ticks nor reads its messages for up to three timeouts);
+            timeout, congested links, partitions (one-way too) and heals;
+  clocks    per-node clock skew (a node takes 0 or 2 ticks where others take 1), pauses (a
+            process that neither ticks nor reads its messages for up to three timeouts) and
+            election timers that fire early;
   disks     crashes with unflushed writes lost or torn, crashes inside the hard-state write
-            and before sending, slow fsyncs during which messages keep arriving, failed
-            appends, fsyncs (with the dropped pages of fsyncgate), hard-state and snapshot
-            writes -- after which the host stops the replica, as it must;
+            and before sending, slow fsyncs during which messages keep arriving (a leader's
+            appends may leave meanwhile), failed appends, fsyncs (with the dropped pages of
+            fsyncgate), hard-state and snapshot writes -- after which the host stops the
+            replica, as it must;
   nodes     crashes, restarts, restarts with an empty disk (under a new identity, below),
-            membership churn, concurrent membership proposals, compaction, leader transfers.
+            membership churn, concurrent membership proposals, compaction, leader transfers,
+            and clients that propose to whichever node believes it leads.
 
 After every step `raft/_private/sim_checks.py` checks the safety invariants listed there, most
 at the moment they could first break (a commit, a durable write, a stepped message). Then a
@@ -71,33 +74,34 @@ TRACE_LINES_MAX = 400
 # After faults stop, a proposal whose leader is deposed is proposed again at most this often.
 LIVENESS_REPROPOSALS_MAX = 3
 
-# Every fault the simulator injects, by the name its counters and the bench report use.
+# Every fault the simulator injects, by the name its counters and the bench report use. Each is
+# counted only when it changed something: what that means is beside it.
 FAULT_KINDS = (
-    "drops",
-    "duplicates",
-    "delays",
-    "long_delays",
-    "congested_links",
-    "partitions",
-    "one_way_partitions",
-    "heals",
-    "clock_skews",
-    "pauses",
-    "crashes",
-    "crashes_before_send",
-    "lost_writes",
-    "torn_writes",
-    "lost_hard_state_writes",
-    "failed_hard_state_writes",
-    "storage_write_errors",
-    "slow_fsyncs",
-    "restarts",
-    "wipes",
-    "churns",
-    "concurrent_conf_changes",
-    "snapshots",
-    "transfers",
-    "early_elections",
+    "drops",  # a message lost that would have reached a live node over an open link
+    "duplicates",  # a second copy stepped by its receiver
+    "delays",  # a message stepped 1..3 ticks late
+    "long_delays",  # a message stepped more than an election timeout late
+    "congested_links",  # a message stepped late because its link was congested
+    "partitions",  # a two-way partition that stopped at least one message
+    "one_way_partitions",  # the same, one way only
+    "heals",  # a heal that reopened a link a partition had used to stop a message
+    "clock_skews",  # a tick in which a node's clock took 0 or 2 ticks instead of 1
+    "pauses",  # a process paused for at least one tick (no ticks, no messages read)
+    "crashes",  # a running process killed
+    "crashes_before_send",  # a crash after persisting a Ready, with its messages unsent
+    "lost_writes",  # a crash that lost unflushed writes
+    "torn_writes",  # a crash that cut an append to a strict prefix
+    "lost_hard_state_writes",  # a crash that left an older term/vote/commit on disk
+    "failed_hard_state_writes",  # writing the hard state failed: the host stops the replica
+    "storage_write_errors",  # an append, fsync or snapshot write failed: the same
+    "slow_fsyncs",  # a Ready whose write took ticks while the node stepped or ticked
+    "restarts",  # a stopped node started again from its disk
+    "wipes",  # a node lost its disk and was replaced under a new id
+    "churns",  # a leader appended the removal of a member that is then added back
+    "concurrent_conf_changes",  # a membership change proposed while another was uncommitted
+    "snapshots",  # a node compacted its log
+    "transfers",  # a leader began handing leadership to another voter
+    "early_elections",  # a voter's timer fired early and it began campaigning
 )
 
 
@@ -752,18 +756,18 @@ class Simulator:
             leader.conf_at(leader.commit_index) != conf
             or leader.term_at(leader.commit_index) != leader.term
         )
+        if action == "remove":
+            change = ConfChange(ConfChangeKind.REMOVE, node)
+        elif action == "add":
+            change = ConfChange(ConfChangeKind.ADD_LEARNER, node, priority=1)
+        else:
+            pr = leader.progress().get(node)
+            if pr is None or pr.match_index < leader.commit_index:
+                return  # not caught up yet
+            change = ConfChange(ConfChangeKind.PROMOTE, node)
+        if in_flight and self.faults_on:
+            self.faults["concurrent_conf_changes"] += 1  # a correct leader refuses it
         try:
-            if action == "remove":
-                change = ConfChange(ConfChangeKind.REMOVE, node)
-            elif action == "add":
-                change = ConfChange(ConfChangeKind.ADD_LEARNER, node, priority=1)
-            else:
-                pr = leader.progress().get(node)
-                if pr is None or pr.match_index < leader.commit_index:
-                    return
-                change = ConfChange(ConfChangeKind.PROMOTE, node)
-            if in_flight and self.faults_on:
-                self.faults["concurrent_conf_changes"] += 1
             leader.propose_conf_change(change)
         except (ConfChangeError, NotLeaderError, ProposalDroppedError):
             return

@@ -171,13 +171,15 @@ class Checker:
         if top:
             if node.last_index < top:
                 self.fail(
-                    f"leader {node.id} (last {node.last_index}) lacks committed entry {top}",
+                    f"leader {node.id} of term {node.term} (last {node.last_index}) lacks entry "
+                    f"{top}, committed in an earlier term",
                     "leader completeness",
                 )
             for index in range(node.snapshot_index() + 1, top + 1):
                 if index in self.committed and node.term_at(index) != self.committed[index][0]:
                     self.fail(
-                        f"leader {node.id} has a different entry at committed index {index}",
+                        f"leader {node.id} of term {node.term} has a different entry at index "
+                        f"{index}, committed in an earlier term",
                         "leader completeness",
                     )
         base = node.commit_index + 1
