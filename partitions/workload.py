@@ -967,6 +967,7 @@ def _replay_problems(leader, make_store, log, expected_applied: int) -> list[str
             )
         if follower.replay() != 0:
             problems.append("replaying again applied events a second time")
+        problems += [f"in the replayed store: {p}" for p in index_problems(store.view())]
         return problems
     except Exception as error:
         return [f"replay raised {error!r}"]
