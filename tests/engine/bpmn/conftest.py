@@ -206,8 +206,12 @@ class Xml:
         """zeebe:ioMapping of (source, target) pairs."""
         if not inputs and not outputs:
             return ""
-        parts = [f'<zeebe:input source="{s}" target="{t}"/>' for s, t in inputs]
-        parts += [f'<zeebe:output source="{s}" target="{t}"/>' for s, t in outputs]
+
+        def q(text):
+            return text.replace('"', "&quot;")
+
+        parts = [f'<zeebe:input source="{q(s)}" target="{t}"/>' for s, t in inputs]
+        parts += [f'<zeebe:output source="{q(s)}" target="{t}"/>' for s, t in outputs]
         return f"<zeebe:ioMapping>{''.join(parts)}</zeebe:ioMapping>"
 
     @staticmethod
@@ -233,7 +237,8 @@ class Xml:
             )
         return (
             f'<bpmn:{kind} id="{element_id}"><bpmn:extensionElements>'
-            f'<zeebe:taskDefinition type="{job_type}"{retries_attr}/>{header_xml}'
+            f'<zeebe:taskDefinition type="{job_type.replace(chr(34), "&quot;")}"'
+            f"{retries_attr}/>{header_xml}"
             f"{Xml.io(inputs, outputs)}</bpmn:extensionElements>{loop}</bpmn:{kind}>"
         )
 

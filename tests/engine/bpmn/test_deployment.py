@@ -73,6 +73,8 @@ def test_malformed_xml_and_empty_or_ambiguous_deployments_are_refused(bpmn):
         assert needle in answer.rejection_reason, answer.rejection_reason
     view = bpmn.partition.store.view()
     assert list(view.items(PROCESSES)) == [] and list(view.items(DEPLOYMENTS)) == []
+
+
 def test_the_model_is_parsed_once_per_process_definition(bpmn, monkeypatch):
     from raybee.partitions.engine.bpmn_behaviors import executable
 
