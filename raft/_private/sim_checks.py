@@ -64,6 +64,11 @@ class LogVersion(NamedTuple):
         )
 
 
+class LogEnd(NamedTuple):
+    index: int
+    term: int
+
+
 class NodeView(NamedTuple):
     """What a stale message must not change."""
 
@@ -99,6 +104,10 @@ class Checker:
         self.led_since: dict[int, int] = {}  # leader -> local tick it was elected or conf changed
         self.leader_conf: dict[int, object] = {}  # leader -> membership last seen
         self.holds_snapshot = False  # the node stepping a last snapshot chunk holds its index
+        # (voter, candidate, term, pre-vote) -> the candidate's and the voter's last entry each
+        # time the voter read such a request (copies may arrive apart): a grant must answer one
+        # from a log at least as new as the voter's (Raft 5.4.1).
+        self.vote_asks: dict[tuple[int, int, int, bool], list[tuple[LogEnd, LogEnd]]] = {}
 
     def fail(self, what: str, invariant: str) -> None:
         self.sim.fail(what, invariant)
@@ -347,13 +356,26 @@ class Checker:
     # ------------------------------------------------------------------ messages
 
     def on_send(self, msg: Message) -> None:
-        if isinstance(msg, VoteResponse) and msg.granted and not msg.pre_vote:
+        if not (isinstance(msg, VoteResponse) and msg.granted):
+            return
+        if not msg.pre_vote:
             prior = self.votes.setdefault((msg.frm, msg.term), msg.to)
             if prior != msg.to:
                 self.fail(
                     f"node {msg.frm} voted for {prior} and {msg.to} in term {msg.term}",
                     "one vote per term",
                 )
+        asks = self.vote_asks.get((msg.frm, msg.to, msg.term, msg.pre_vote), [])
+        if asks and not any(
+            c.term > v.term or (c.term == v.term and c.index >= v.index) for c, v in asks
+        ):
+            c, v = asks[-1]
+            self.fail(
+                f"node {msg.frm} granted {'a pre-vote' if msg.pre_vote else 'its vote'} in term "
+                f"{msg.term} to {msg.to}, whose log ends {c.index}/{c.term}, behind its own "
+                f"{v.index}/{v.term}",
+                "votes go to logs at least as new (election restriction)",
+            )
 
     def view(self, node: RaftNode) -> NodeView:
         last = node.last_index
@@ -377,6 +399,13 @@ class Checker:
         return self.view(node)
 
     def after_step(self, node: RaftNode, msg: Message, before: NodeView) -> None:
+        if isinstance(msg, VoteRequest):
+            key = (node.id, msg.frm, msg.term, msg.pre_vote)
+            ask = (
+                LogEnd(msg.last_index, msg.last_term),
+                LogEnd(before.last_index, before.last_term or 0),
+            )
+            self.vote_asks.setdefault(key, []).append(ask)
         dropped = self.holds_snapshot and node.last_index < before.last_index
         if isinstance(msg, SnapshotChunk) and msg.done and dropped:  # Raft figure 13
             self.fail(
