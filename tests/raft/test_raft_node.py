@@ -413,3 +413,24 @@ def test_too_many_uncommitted_entries_are_refused():
         cluster.tick(1)
         cluster.stabilize()
     leader.propose_many(range(5))  # accepted again once the backlog committed
+
+
+def test_a_leader_may_send_appends_before_its_own_fsync_and_counts_itself_only_after():
+    """The one exception to 'persist, then send' (Ready docstring, Raft thesis 10.2.1)."""
+    cluster = make_cluster(n=3)
+    leader = elect(cluster)
+    index = leader.propose("x")
+    rd = leader.ready()  # the leader's own write of `index` is still running
+    appends = [m for m in rd.messages if isinstance(m, AppendRequest)]
+    assert {m.to for m in appends} == {2, 3}
+    cluster.nodes[2].step(next(m for m in appends if m.to == 2))
+    for msg in cluster.handle_ready(2):  # follower 2 persists and acknowledges
+        leader.step(msg)
+    assert leader.commit_index < index, "counted itself before its write was durable"
+    cluster.nodes[3].step(next(m for m in appends if m.to == 3))
+    for msg in cluster.handle_ready(3):
+        leader.step(msg)
+    assert leader.commit_index == index, "two durable followers of three are a quorum"
+    persist_ready(cluster.storages[1], rd)
+    leader.advance(rd)
+    assert leader.commit_index == index
