@@ -3,13 +3,17 @@
 Figures (each the best of `--repeats` runs; the machine is shared, so the best run is the one
 least disturbed by other processes):
 - append_records_per_s: 100-record batches of ~200-byte values, `flush()` after every batch
-  (one marker + one fdatasync each). Batches are built before the timed loop: building them is
-  the codec's job, not the journal's.
+  (one fdatasync each, then the flush marker and the flush hint: two small writes). Batches
+  are built before the timed loop: building them is the codec's job, not the journal's.
 - append_flush_latency_us_p50 / _p99: one append + flush, in the best append run.
 - append_records_per_s_nosync: the same appends with a single flush at the end.
 - read_records_per_s: `read_from(first_index)` over the whole journal (page cache warm),
   CRC32C of every entry checked.
 - entry_lookups_per_s: `entry(i)` at random indexes (sparse index + one pread).
+- roll_append_flush_ms_p50: one append + flush whose append rolls the segment (the old one
+  is fdatasynced and recorded in the metadata file before the new one is created; the flush
+  then fsyncs the directory and names the new segment), in runs with 1 MiB segments; with
+  the default 64 MiB segments that happens once per ~3,000 flushes of this benchmark.
 - recovery_s_per_gib: `Journal.open` of a closed journal (scan of every segment, every CRC),
   scaled to one GiB, with the segments in the page cache; recovery_cold_s_per_gib: the same
   after evicting our segment files from the page cache (posix_fadvise DONTNEED).
@@ -32,6 +36,7 @@ from raybee.journal import Journal
 SCHEMA = pa.schema([("key", pa.int64()), ("value", pa.binary())])
 records_per_batch = 100
 value_bytes = 200
+roll_segment_bytes = 1024 * 1024
 
 
 def _batches(count: int, rng: random.Random) -> list[pa.RecordBatch]:
@@ -66,6 +71,26 @@ def _append(
     elapsed = clock() - start
     j.close()
     return len(batches) * records_per_batch / elapsed
+
+
+def _rolls(directory: str, batches: list[pa.RecordBatch]) -> list[float]:
+    """Latencies (s) of append + flush calls whose append rolled a 1 MiB segment."""
+    shutil.rmtree(directory, ignore_errors=True)
+    j = Journal.open(directory, schema=SCHEMA, segment_size_bytes_max=roll_segment_bytes)
+    clock = time.perf_counter
+    latencies = []
+    segments = len(os.listdir(directory))
+    for batch in batches:
+        t = clock()
+        j.append(1, batch)
+        j.flush()
+        elapsed = clock() - t
+        now = len(os.listdir(directory))
+        if now > segments:
+            latencies.append(elapsed)
+        segments = now
+    j.close()
+    return latencies
 
 
 def _percentile_us(samples: list[float], q: float) -> float:
@@ -143,6 +168,8 @@ def run(args: list[str]) -> dict:
         nosync = max(_append(directory, batches, False, []) for _ in range(opts.repeats))
         read = max(_read(directory) for _ in range(opts.repeats))
         lookups = max(_lookups(directory, rng, 2000) for _ in range(opts.repeats))
+        roll_dir = f"{root}/rolls"  # apart: the recovery figures open `directory`
+        rolls = [t for _ in range(opts.repeats) for t in _rolls(roll_dir, batches[:2000])]
         recoveries = [_recovery(directory) for _ in range(opts.repeats)]
         cold = [_recovery(directory, cold=True) for _ in range(opts.repeats)]
         figures = {
@@ -150,6 +177,8 @@ def run(args: list[str]) -> dict:
             "append_flush_latency_us_p50": _percentile_us(best_latencies, 0.50),
             "append_flush_latency_us_p99": _percentile_us(best_latencies, 0.99),
             "append_records_per_s_nosync": round(nosync),
+            "roll_append_flush_ms_p50": round(_percentile_us(rolls, 0.50) / 1000, 2),
+            "rolls_measured": len(rolls),
             "read_records_per_s": round(read),
             "entry_lookups_per_s": round(lookups),
             "recovery_s_per_gib": round(min(r for r, _ in recoveries), 3),
