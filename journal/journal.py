@@ -597,22 +597,24 @@ class Journal:
         flushed; written after it, it claims only what is already durable. The marker itself
         becomes durable with the next fdatasync of the segment."""
         last = self.last_index
-        if last == self._flushed_index and not self._dir_sync_pending and not seal:
-            return False
-        self._fault("flush.before_sync")
-        if self._fd is not None:
-            os.fdatasync(self._fd)  # a failure leaves the page cache unknown: callers fail
-        self._fault("flush.synced")
-        dir_synced = self._dir_sync_pending
-        if dir_synced:
-            fsync_dir(self._dir)
-            self._dir_sync_pending = False
-            self._fault("flush.dir_synced")
-        if last > self._flushed_index:
-            self._flushed_index = last
-            if marker and self._segments:
-                self._write(self._segments[-1], self._marker_message(last))
-                self._fault("flush.marker_written")
+        dir_synced = False
+        if last > self._flushed_index or self._dir_sync_pending or seal:
+            self._fault("flush.before_sync")
+            if self._fd is not None:
+                os.fdatasync(self._fd)  # a failure leaves the page cache unknown: callers fail
+            self._fault("flush.synced")
+            dir_synced = self._dir_sync_pending
+            if dir_synced:
+                fsync_dir(self._dir)
+                self._dir_sync_pending = False
+                self._fault("flush.dir_synced")
+            if last > self._flushed_index:
+                self._flushed_index = last
+                if marker and self._segments:
+                    self._write(self._segments[-1], self._marker_message(last))
+                    self._fault("flush.marker_written")
+        # Also when nothing was synced: recovery may prove more (by a marker) than the hint
+        # it found says, and the hint must catch up, or a later cut goes unseen.
         if self._flushed_index > self._hint_index:
             self._write_hint(self._flushed_index, durable=False)
         return dir_synced

@@ -690,3 +690,26 @@ def test_boundary_cuts_the_design_cannot_see(jdir):
             unseen += kept < claimed
             j.crash()
     assert raised > 0 and unseen > 0, (raised, unseen)
+
+
+def test_recovery_brings_the_hint_up_to_the_markers(jdir):
+    """A power loss kept the flush markers but took the hint back (it is not fsynced): the
+    reopened journal rewrites the hint from what the markers prove, so a clean cut after the
+    next crash is still reported."""
+    j = Journal.open(jdir, schema=SCHEMA)
+    for i in range(1, 6):
+        j.append(1, make_batch(i, 2))
+        j.flush()
+    j.crash()
+    hint = os.path.join(jdir, c.flush_hint_file_name)
+    os.unlink(hint)  # as a power loss may leave it
+    assert read_meta(jdir).last_flushed_index < 5, "only the markers prove entry 5"
+    j = Journal.open(jdir)
+    assert j.last_flushed_index == 5 and os.path.exists(hint)
+    j.crash()
+    path = os.path.join(jdir, segment_files(jdir)[0])
+    start = _entries(path)[5][0]
+    with open(path, "r+b") as f:
+        f.truncate(start)
+    with pytest.raises(CorruptedJournalError, match="flushed entries are gone"):
+        Journal.open(jdir)
