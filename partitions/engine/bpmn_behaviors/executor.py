@@ -257,8 +257,7 @@ class Executor:
                     local = self.state.variables.local(key)
                     propagate(self, scope_key, {collection: local.get(collection)})
             elif node.io_mapping.outputs:
-                outputs = evaluate_mappings(self, process, node.io_mapping.outputs, key, "output")
-                propagate(self, scope_key, outputs)
+                self.map_outputs(key, scope_key, process, node)
             if inner and node.multi_instance.output_element is not None:
                 from .multi_instance import collect_output_element
 
@@ -292,6 +291,11 @@ class Executor:
                 self.take_flow(process, scope_key, value, flow)
         else:
             self.check_scope_later(scope_key)
+
+    def map_outputs(self, key: int, scope_key: int, process, node) -> None:
+        """Output mappings: evaluated in the element's view, propagated from its flow scope."""
+        outputs = evaluate_mappings(self, process, node.io_mapping.outputs, key, "output")
+        propagate(self, scope_key, outputs)
 
     # ------------------------------------------------------------------ flows and joins
     def take_flow(self, process, scope_key: int, source_value, flow) -> None:

@@ -3,6 +3,7 @@ with helpers that deploy, create instances and act as job workers. Every test th
 checked at teardown: every command answered exactly once, and replaying only the events into a
 fresh store gives the same bytes."""
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -334,3 +335,18 @@ class Xml:
 @pytest.fixture(scope="session")
 def xml() -> type[Xml]:
     return Xml
+
+
+def _load_workload():
+    """bpmn_workload.py beside this file (test modules are imported by path, not package)."""
+    path = Path(__file__).with_name("bpmn_workload.py")
+    spec = importlib.util.spec_from_file_location("raybee_tests_bpmn_workload", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def bpmn_workload():
+    """The seeded BPMN workload and its checks (bpmn_workload.py)."""
+    return _load_workload()
