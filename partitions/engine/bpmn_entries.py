@@ -62,6 +62,32 @@ class ElementInstance(BaseModel):
 
 
 _entry_serializer = ElementInstance.__pydantic_serializer__
+_new = object.__new__
+_set = object.__setattr__
+
+
+def replaced(original, /, **changes):
+    """A copy of a frozen pydantic value with some fields replaced, without validation: the
+    executor's hot path, where the fields are named at the call site. Cheaper than `evolve`
+    (no check for unknown fields, and the copy shares the original's set of fields set, which
+    only `exclude_unset` reads and nothing here uses) and than `model_construct` (which inspects
+    every default factory on every call: 0.8 s of a 6 s profile of the BPMN benchmark)."""
+    copy = _new(type(original))
+    fields = original.__dict__.copy()
+    fields.update(changes)
+    _set(copy, "__dict__", fields)
+    _set(copy, "__pydantic_fields_set__", original.__pydantic_fields_set__)
+    _set(copy, "__pydantic_extra__", None)
+    _set(copy, "__pydantic_private__", None)
+    return copy
+
+
+# What new values are made from with `replaced` (mutable defaults are always replaced too).
+NEW_ENTRY = ElementInstance(state=ElementState.ACTIVATING, value=ProcessInstanceRecordValue())
+
+
+def new_entry(value: ProcessInstanceRecordValue) -> ElementInstance:
+    return replaced(NEW_ENTRY, value=value, joins={})
 
 
 def _encode_entry(entry: ElementInstance) -> bytes:

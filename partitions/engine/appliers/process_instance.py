@@ -18,10 +18,9 @@ from raybee.partitions.protocol import (
     ValueType,
     VariableDocumentIntent,
     VariableIntent,
-    evolve,
 )
 
-from ..bpmn_entries import ElementInstance, ElementState
+from ..bpmn_entries import ElementState, new_entry, replaced
 from ..stores.element_instances import AwaitingResult
 from . import applies
 
@@ -33,9 +32,7 @@ BODY = "MULTI_INSTANCE_BODY"
 def element_activating(state, record):
     value = record.value
     instances = state.element_instances
-    instances.create(
-        record.key, ElementInstance.model_construct(state=ElementState.ACTIVATING, value=value)
-    )
+    instances.create(record.key, new_entry(value))
     scope_key = value.flow_scope_key
     if scope_key != NO_KEY:
         scope = instances.get(scope_key)
@@ -51,16 +48,16 @@ def element_activating(state, record):
             else:
                 del joins[value.element_id]
             changes["joins"] = joins
-        instances.put(scope_key, evolve(scope, **changes))
+        instances.put(scope_key, replaced(scope, **changes))
     elif value.parent_element_instance_key != NO_KEY:
         parent = instances.get(value.parent_element_instance_key)
-        instances.put(value.parent_element_instance_key, evolve(parent, called_key=record.key))
+        instances.put(value.parent_element_instance_key, replaced(parent, called_key=record.key))
 
 
 def _set_state(element_state: ElementState):
     def apply(state, record):
         instances = state.element_instances
-        instances.put(record.key, evolve(instances.get(record.key), state=element_state))
+        instances.put(record.key, replaced(instances.get(record.key), state=element_state))
 
     return apply
 
@@ -78,7 +75,7 @@ def _ended(state, record):
     scope_key = value.flow_scope_key
     if scope_key != NO_KEY:
         scope = instances.get(scope_key)
-        instances.put(scope_key, evolve(scope, children=scope.children - 1))
+        instances.put(scope_key, replaced(scope, children=scope.children - 1))
     elif instances.awaiting_result(record.key) is not None:
         instances.forget_awaiting(record.key)
 
@@ -97,7 +94,7 @@ def sequence_flow_taken(state, record):
         scope = instances.get(value.flow_scope_key)
         taken = dict(scope.joins.get(target, {}))
         taken[value.element_id] = taken.get(value.element_id, 0) + 1
-        instances.put(value.flow_scope_key, evolve(scope, joins={**scope.joins, target: taken}))
+        instances.put(value.flow_scope_key, replaced(scope, joins={**scope.joins, target: taken}))
 
 
 @applies(ValueType.PROCESS_INSTANCE_CREATION, ProcessInstanceCreationIntent.CREATED)

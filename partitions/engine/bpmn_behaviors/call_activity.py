@@ -28,10 +28,12 @@ from raybee.partitions.protocol import (
     ValueType,
 )
 
-from ..bpmn_entries import ElementState
+from ..bpmn_entries import ElementState, replaced
 from .elements import Automatic
 from .expressions import CALLED_ELEMENT_ERROR, StepFailed, evaluate_string
 from .variables import set_local
+
+_INSTANCE = ProcessInstanceRecordValue()
 
 
 class CallActivity(Automatic):
@@ -75,7 +77,8 @@ def instance_value(
     process, key: int, parent_instance_key: int = NO_KEY, parent_element_key: int = NO_KEY
 ) -> ProcessInstanceRecordValue:
     """The record value of a new process instance (the PROCESS element instance)."""
-    return ProcessInstanceRecordValue.model_construct(
+    return replaced(
+        _INSTANCE,
         bpmn_process_id=process.bpmn_process_id,
         version=process.version,
         process_definition_key=process.key,

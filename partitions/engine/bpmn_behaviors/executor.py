@@ -46,10 +46,9 @@ from raybee.partitions.protocol import (
     NO_KEY,
     ProcessInstanceIntent,
     ProcessInstanceRecordValue,
-    evolve,
 )
 
-from ..bpmn_entries import ElementInstance, ElementState
+from ..bpmn_entries import ElementInstance, ElementState, replaced
 from .elements import behaviour_of
 from .executable import ExecutableProcess
 from .expressions import StepFailed
@@ -160,7 +159,7 @@ class Executor:
                 f"loop without a wait state?"
             )
         body = node.multi_instance is not None and not inner
-        value = evolve(
+        value = replaced(
             scope_value,
             element_id=node.id,
             flow_scope_key=scope_key,
@@ -302,7 +301,7 @@ class Executor:
         self.ctx.append_event(
             self.ctx.next_key(),
             FLOW_TAKEN,
-            evolve(
+            replaced(
                 source_value,
                 element_id=flow.id,
                 bpmn_element_type=SEQUENCE_FLOW,

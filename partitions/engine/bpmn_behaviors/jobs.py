@@ -18,11 +18,12 @@ from raybee.partitions.protocol import (
 )
 
 from ..behaviors import push_to_stream
-from ..bpmn_entries import ElementState
+from ..bpmn_entries import ElementState, replaced
 from .expressions import EXTRACT_VALUE_ERROR, StepFailed, evaluate, evaluate_int, evaluate_string
 from .termination import closes_on_termination
 from .variables import set_local
 
+_JOB = JobRecordValue()
 # Headers Zeebe gives a job-worker user task (its documentation, "User tasks").
 USER_TASK_HEADER_PREFIX = "io.camunda.zeebe:"
 
@@ -44,7 +45,8 @@ def create_job(executor, key: int, node, process) -> None:
         headers.update(_user_task_headers(process, node.user_task, view, now))
     entry = executor.activated(key)
     value = entry.value
-    job = JobRecordValue.model_construct(
+    job = replaced(
+        _JOB,
         type=job_type,
         retries=retries,
         custom_headers=headers,
@@ -55,6 +57,7 @@ def create_job(executor, key: int, node, process) -> None:
         process_definition_key=value.process_definition_key,
         process_instance_key=value.process_instance_key,
         tenant_id=value.tenant_id,
+        variables={},
     )
     job_key = executor.ctx.next_key()
     executor.ctx.append_event(job_key, JobIntent.CREATED, job)

@@ -22,11 +22,12 @@ from raybee.partitions.engine.bpmn import VariableMapping
 from raybee.partitions.engine.feel import to_json_value
 from raybee.partitions.protocol import VariableIntent, VariableRecordValue
 
-from ..bpmn_entries import encode_json
+from ..bpmn_entries import encode_json, replaced
 from .expressions import IO_MAPPING_ERROR, StepFailed, evaluate
 
 VARIABLE_DOCUMENT_BYTES_MAX = 4 * 1024 * 1024
 _SCALARS = frozenset({str, int, float, bool, type(None)})
+_VARIABLE = VariableRecordValue(name="")
 
 
 def same_value(old, new) -> bool:
@@ -71,7 +72,8 @@ def _write(executor, scope_key: int, name: str, value, base) -> None:
     executor.ctx.append_event(
         key,
         intent,
-        VariableRecordValue.model_construct(
+        replaced(
+            _VARIABLE,
             name=name,
             value=value,
             scope_key=scope_key,
