@@ -49,10 +49,12 @@ from raybee.partitions.protocol import (
 )
 
 from ..bpmn_entries import ElementInstance, ElementState, replaced
+from .call_activity import process_completed, process_terminated
 from .elements import behaviour_of
 from .executable import ExecutableProcess
 from .expressions import StepFailed
 from .incidents import raise_incident
+from .multi_instance import activate_body, collect_output_element, inner_completed
 from .termination import CLOSERS
 from .variables import evaluate_mappings, propagate, set_local
 
@@ -202,8 +204,6 @@ class Executor:
         node = process.node(entry.value.element_id)
         try:
             if entry.value.bpmn_element_type == BODY:
-                from .multi_instance import activate_body
-
                 activate_body(self, key, node, process)
                 return
             if node.io_mapping.inputs:
@@ -218,8 +218,6 @@ class Executor:
         completion condition)."""
         entry = self._entry(key)
         if entry.value.bpmn_element_type == BODY:
-            from .multi_instance import inner_completed
-
             inner_completed(self, key)
 
     # ------------------------------------------------------------------ completion
@@ -258,15 +256,11 @@ class Executor:
             elif node.io_mapping.outputs:
                 self.map_outputs(key, scope_key, process, node)
             if inner and node.multi_instance.output_element is not None:
-                from .multi_instance import collect_output_element
-
                 collect_output_element(self, key, scope_key, node, process)
         except StepFailed as failure:
             self.incident(key, failure)
             return
         if value.bpmn_element_type == PROCESS:
-            from .call_activity import process_completed
-
             # Read before ELEMENT_COMPLETED, whose applier removes them.
             result = dict(self.state.variables.local(key))
             awaiting = self.instances.awaiting_result(key)
@@ -275,8 +269,6 @@ class Executor:
             return
         self._transition(key, COMPLETED, entry)
         if inner:
-            from .multi_instance import inner_completed
-
             inner_completed(self, scope_key)
             return
         self._note_scope_changed(scope_key)
@@ -408,8 +400,6 @@ class Executor:
                 continue
             if children_done:
                 if entry.value.bpmn_element_type == PROCESS:
-                    from .call_activity import process_terminated
-
                     awaiting = self.instances.awaiting_result(current)
                     self._transition(current, TERMINATED, entry)
                     process_terminated(self, current, entry, awaiting)

@@ -26,13 +26,7 @@ import os
 import pytest
 
 from raybee.partitions.engine.appliers import _REGISTRY as APPLIERS
-from raybee.partitions.engine.bpmn_behaviors import (
-    call_activity,
-    executor,
-    jobs,
-    multi_instance,
-    termination,
-)
+from raybee.partitions.engine.bpmn_behaviors import executor, jobs, termination
 from raybee.partitions.engine.bpmn_behaviors.variables import evaluate_mappings, set_local
 from raybee.partitions.engine.engine import Replay
 from raybee.partitions.engine.processors import deployment, job_batch
@@ -124,7 +118,7 @@ def body_completes_on_first_inner(monkeypatch):
         if body is not None and body.state.value == "ACTIVATED":
             executor_.complete(body_key)
 
-    monkeypatch.setattr(multi_instance, "inner_completed", inner_completed)
+    monkeypatch.setattr(executor, "inner_completed", inner_completed)
 
 
 def resolve_does_not_retry(monkeypatch):
@@ -144,12 +138,12 @@ def activation_without_element_variables(monkeypatch):
 
 
 def awaiting_request_unanswered(monkeypatch):
-    original = call_activity.process_completed
+    original = executor.process_completed
 
     def process_completed(executor_, key, entry, variables, awaiting):
         original(executor_, key, entry, variables, None)
 
-    monkeypatch.setattr(call_activity, "process_completed", process_completed)
+    monkeypatch.setattr(executor, "process_completed", process_completed)
 
 
 def sequence_flow_not_counted_on_replay(monkeypatch):
