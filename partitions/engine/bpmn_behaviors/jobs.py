@@ -32,7 +32,8 @@ def create_job(executor, key: int, node, process) -> None:
     """Evaluate the job definition (StepFailed when it cannot be), mark the element ACTIVATED
     and create its job, pushing it to a job stream if a worker has one open."""
     definition = node.job
-    view = executor.variables_of(key)
+    static = not (definition.type.is_feel or definition.retries.is_feel or node.user_task)
+    view = {} if static else executor.variables_of(key)  # static values read no variables
     now = executor.now
     job_type = evaluate_string(process, definition.type, view, now, "job type")
     if not job_type:
