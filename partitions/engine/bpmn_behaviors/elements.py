@@ -18,6 +18,7 @@ from collections.abc import Callable
 from raybee.partitions.engine.bpmn import BpmnElementType, BpmnEventType
 from raybee.partitions.engine.feel import to_json_value
 
+from ..bpmn_entries import ElementState
 from .errors import throw_error
 from .expressions import (
     CONDITION_ERROR,
@@ -97,7 +98,7 @@ class TerminateEnd(Automatic):
         for child in executor.instances.children(scope_key):
             executor.terminate(child)
         scope = executor.instances.get(scope_key)
-        if scope is not None and scope.state.value == "ACTIVATED":
+        if scope is not None and scope.state == ElementState.ACTIVATED:
             executor.complete(scope_key)
         return True
 

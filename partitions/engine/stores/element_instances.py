@@ -69,6 +69,7 @@ class ElementInstanceStore:
     def create(self, key: int, entry: ElementInstance) -> None:
         """A new instance (its key was just issued: nothing is stored under it)."""
         assert type(entry) is ElementInstance, entry
+        assert self._writer is not None, "only appliers write element instances"
         cache = self._cache
         assert cache.instances.get(key) is None, f"element instance {key} created twice"
         cache.instances[key] = entry
@@ -80,12 +81,14 @@ class ElementInstanceStore:
 
     def put(self, key: int, entry: ElementInstance) -> None:
         assert type(entry) is ElementInstance, entry
+        assert self._writer is not None, "only appliers write element instances"
         self._cache.instances[key] = entry
         self._cache.dirty_instances.add(key)
 
     def remove(self, key: int) -> None:
         entry = self.get(key)
         assert entry is not None, f"element instance {key} does not exist"
+        assert self._writer is not None, "only appliers write element instances"
         cache = self._cache
         cache.instances[key] = None
         scope_key = entry.value.flow_scope_key

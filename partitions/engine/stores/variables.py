@@ -59,6 +59,7 @@ class VariableStore:
 
     # ------------------------------------------------------------------ writes (appliers)
     def set(self, scope_key: int, name: str, variable_key: int, value) -> None:
+        assert self._writer is not None, "only appliers write variables"
         document = self.document(scope_key) or ScopeVariables({}, {})
         self._cache.variables[scope_key] = document.with_variable(
             name, variable_key, normalized(value)
@@ -67,6 +68,7 @@ class VariableStore:
 
     def remove_scope(self, scope_key: int) -> None:
         """The scope ended: its variables go with it."""
+        assert self._writer is not None, "only appliers write variables"
         cache = self._cache
         if self.document(scope_key) is None:
             return
