@@ -724,7 +724,7 @@ def connect(
 ) -> Client:
     """A client of raybee. See the module docstring for the embedded default."""
     from raybee.actors.broker import TICK_MS_DEFAULT
-    from raybee.actors.local_cluster import LocalCluster
+    from raybee.actors.local_cluster import LocalCluster, init_driver
 
     cluster = None
     owns_ray = False
@@ -737,12 +737,7 @@ def connect(
             )
         else:
             if not ray.is_initialized():
-                ray.init(
-                    address=address,
-                    namespace=NAMESPACE,
-                    log_to_driver=False,
-                    logging_level=logging.WARNING,
-                )
+                init_driver(address, NAMESPACE)
                 owns_ray = True
             supervisor = deployment.require_supervisor()
         deployment.wait_serving(supervisor, ready_timeout_s)

@@ -152,15 +152,7 @@ class LocalCluster:
 
     def connect_driver(self, namespace: str, log_to_driver: bool = False) -> None:
         """ray.init for this process, as a driver of this cluster on 127.0.0.1."""
-        import ray
-
-        ray.init(
-            address=self.address,
-            namespace=namespace,
-            _node_ip_address=LOOPBACK,
-            log_to_driver=log_to_driver,
-            logging_level=logging.WARNING,
-        )
+        init_driver(self.address, namespace, log_to_driver)
 
     @property
     def address(self) -> str:
@@ -234,6 +226,26 @@ def stop_detached() -> int | None:
     killed = kill_processes(collect_processes(state["pids"]))
     STATE_FILE.unlink()
     return killed
+
+
+def init_driver(address: str | None, namespace: str, log_to_driver: bool = False) -> None:
+    """ray.init as a driver of the cluster at `address` ("auto": the one Ray finds on this
+    machine). A cluster on 127.0.0.1 (ours) needs the driver on 127.0.0.1 too."""
+    import ray
+    from ray._private.utils import read_ray_address
+
+    resolved = read_ray_address() if address in (None, "auto") else address
+    options = {}
+    if resolved and resolved.rsplit(":", 1)[0] in (LOOPBACK, "localhost"):
+        _prepare_environment()
+        options["_node_ip_address"] = LOOPBACK
+    ray.init(
+        address=address,
+        namespace=namespace,
+        log_to_driver=log_to_driver,
+        logging_level=logging.WARNING,
+        **options,
+    )
 
 
 def detached_address() -> str | None:

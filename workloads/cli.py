@@ -1,11 +1,17 @@
-"""The `raybee` command line: `raybee demo`, `raybee bench <area> [--json]`."""
+"""The `raybee` command line: `raybee demo`, `raybee bench <area> [--json]`,
+`raybee start | status | stop` (raybee in a Ray cluster: workloads/cluster_cli.py)."""
 
 import argparse
 import importlib
 import json
 import sys
 
-BENCH_AREAS = ("journal", "protocol", "raft", "state", "engine", "feel")
+BENCH_AREAS = ("journal", "protocol", "raft", "state", "engine", "feel", "cluster")
+CLUSTER_COMMANDS = {
+    "start": "deploy raybee into a Ray cluster (or start a local one)",
+    "status": "print brokers, replicas, lag, health and the supervisor's events",
+    "stop": "stop raybee (and the local cluster `raybee start` started)",
+}
 
 
 def _bench(area: str, rest: list[str]) -> int:
@@ -34,9 +40,15 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--dir", help="working directory (default: a temporary one)")
     bench = commands.add_parser("bench", help="measure one area and print its figures")
     bench.add_argument("area", choices=BENCH_AREAS)
+    for name, text in CLUSTER_COMMANDS.items():
+        commands.add_parser(name, help=text, add_help=False)
     args, rest = parser.parse_known_args(argv)
     if args.command == "bench":
         return _bench(args.area, rest)
+    if args.command in CLUSTER_COMMANDS:
+        from raybee.workloads.cluster_cli import main as cluster_main
+
+        return cluster_main(args.command, rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "demo":
