@@ -11,7 +11,7 @@ import time
 import pytest
 
 from raybee.partitions.engine import ENGINE_FAMILIES
-from raybee.partitions.engine.appliers import _REGISTRY as APPLIERS
+from raybee.partitions.engine.appliers import APPLIERS
 from raybee.partitions.engine.appliers.job import failed_v2
 from raybee.partitions.engine.engine import Replay
 from raybee.partitions.engine.families import (
@@ -23,7 +23,7 @@ from raybee.partitions.engine.families import (
     JOBS,
     JOBS_ACTIVATABLE,
 )
-from raybee.partitions.engine.processors import _REGISTRY as PROCESSORS
+from raybee.partitions.engine.processors import PROCESSORS
 from raybee.partitions.engine.processors.job import (
     ANY_STATE,
     CancelJob,

@@ -149,8 +149,8 @@ def with_follow_ups(monkeypatch):
     built while the test runs (restarts included)."""
     from raybee.partitions.engine import appliers, processors
 
-    monkeypatch.setitem(processors._REGISTRY, UPDATE_SLOT, AsksForAJob)
-    monkeypatch.setitem(appliers._REGISTRY, UPDATED_SLOT, lambda state, record: None)
+    monkeypatch.setitem(processors.PROCESSORS, UPDATE_SLOT, AsksForAJob)
+    monkeypatch.setitem(appliers.APPLIERS, UPDATED_SLOT, lambda state, record: None)
 
 
 def document_update():

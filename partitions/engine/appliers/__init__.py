@@ -4,29 +4,68 @@ record version); a released applier is never edited — a changed behaviour is a
 from collections.abc import Callable
 from enum import IntEnum
 
-from raybee.partitions.protocol import Record, ValueType
+from raybee.partitions.protocol import (
+    DeploymentIntent,
+    ErrorIntent,
+    IncidentIntent,
+    JobBatchIntent,
+    JobIntent,
+    ProcessInstanceCreationIntent,
+    ProcessInstanceIntent,
+    ProcessIntent,
+    Record,
+    ValueType,
+    VariableDocumentIntent,
+    VariableIntent,
+)
+
+from . import deployment, error, incident, job, job_batch, process_instance
 
 Applier = Callable[["object", Record], None]
-_REGISTRY: dict[tuple[ValueType, IntEnum, int], Applier] = {}
 
-
-def applies(value_type: ValueType, intent: IntEnum, version: int = 1):
-    def register(function: Applier) -> Applier:
-        slot = (value_type, intent, version)
-        assert slot not in _REGISTRY, f"two appliers for {slot}"
-        _REGISTRY[slot] = function
-        return function
-
-    return register
+# Which applier applies which event, by (value type, intent, version): the whole list, in one
+# place. A released row is never edited; a changed behaviour is a new row with the next version.
+# fmt: off
+APPLIERS: dict[tuple[ValueType, IntEnum, int], Applier] = {
+    (ValueType.JOB, JobIntent.CREATED, 1): job.created,
+    (ValueType.JOB, JobIntent.CREATED, 2): job.created_v2,
+    (ValueType.JOB, JobIntent.COMPLETED, 1): job.completed,
+    (ValueType.JOB, JobIntent.TIMED_OUT, 1): job.timed_out,
+    (ValueType.JOB, JobIntent.FAILED, 1): job.failed,
+    (ValueType.JOB, JobIntent.FAILED, 2): job.failed_v2,
+    (ValueType.JOB, JobIntent.RETRIES_UPDATED, 1): job.retries_updated,
+    (ValueType.JOB, JobIntent.CANCELED, 1): job.canceled,
+    (ValueType.JOB, JobIntent.ERROR_THROWN, 1): job.error_thrown,
+    (ValueType.JOB, JobIntent.ERROR_THROWN, 2): job.error_thrown_v2,
+    (ValueType.JOB, JobIntent.RECURRED_AFTER_BACKOFF, 1): job.recurred_after_backoff,
+    (ValueType.JOB, JobIntent.YIELDED, 1): job.yielded,
+    (ValueType.JOB, JobIntent.TIMEOUT_UPDATED, 1): job.timeout_updated,
+    (ValueType.DEPLOYMENT, DeploymentIntent.CREATED, 1): deployment.deployment_created,
+    (ValueType.PROCESS, ProcessIntent.CREATED, 1): deployment.process_created,
+    (ValueType.PROCESS_INSTANCE, ProcessInstanceIntent.SEQUENCE_FLOW_TAKEN, 1): process_instance.sequence_flow_taken,
+    (ValueType.PROCESS_INSTANCE, ProcessInstanceIntent.ELEMENT_ACTIVATING, 1): process_instance.element_activating,
+    (ValueType.PROCESS_INSTANCE, ProcessInstanceIntent.ELEMENT_ACTIVATED, 1): process_instance.element_activated,
+    (ValueType.PROCESS_INSTANCE, ProcessInstanceIntent.ELEMENT_COMPLETING, 1): process_instance.element_completing,
+    (ValueType.PROCESS_INSTANCE, ProcessInstanceIntent.ELEMENT_COMPLETED, 1): process_instance.element_ended,
+    (ValueType.PROCESS_INSTANCE, ProcessInstanceIntent.ELEMENT_TERMINATING, 1): process_instance.element_terminating,
+    (ValueType.PROCESS_INSTANCE, ProcessInstanceIntent.ELEMENT_TERMINATED, 1): process_instance.element_ended,
+    (ValueType.PROCESS_INSTANCE_CREATION, ProcessInstanceCreationIntent.CREATED, 1): process_instance.instance_created,
+    (ValueType.INCIDENT, IncidentIntent.CREATED, 1): incident.created,
+    (ValueType.INCIDENT, IncidentIntent.RESOLVED, 1): incident.resolved,
+    (ValueType.JOB_BATCH, JobBatchIntent.ACTIVATED, 1): job_batch.activated,
+    (ValueType.VARIABLE, VariableIntent.CREATED, 1): process_instance.variable_set,
+    (ValueType.VARIABLE, VariableIntent.UPDATED, 1): process_instance.variable_set,
+    (ValueType.VARIABLE_DOCUMENT, VariableDocumentIntent.UPDATED, 1): process_instance.document_updated,
+    (ValueType.ERROR, ErrorIntent.CREATED, 1): error.created,
+}
+# fmt: on
 
 
 class EventAppliers:
     """Dispatches an event to its applier, then moves the key generator past its key."""
 
     def __init__(self) -> None:
-        from . import deployment, error, incident, job, job_batch, process_instance  # noqa: F401
-
-        self._appliers = {(int(vt), int(i), v): f for (vt, i, v), f in _REGISTRY.items()}
+        self._appliers = {(int(vt), int(i), v): f for (vt, i, v), f in APPLIERS.items()}
         # The version a NEW event is written for: the newest applier of its (type, intent).
         # Events already in a log keep theirs, and replay picks the applier by it.
         self._latest: dict[tuple[int, int], int] = {}

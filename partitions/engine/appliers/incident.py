@@ -1,17 +1,14 @@
 """Appliers of incident events."""
 
-from raybee.partitions.protocol import NO_KEY, IncidentIntent, ValueType
+from raybee.partitions.protocol import NO_KEY
 
 from ..stores import JobState
-from . import applies
 
 
-@applies(ValueType.INCIDENT, IncidentIntent.CREATED)
 def created(state, record):
     state.incidents.create(record.key, record.value)
 
 
-@applies(ValueType.INCIDENT, IncidentIntent.RESOLVED)
 def resolved(state, record):
     incident = record.value
     state.incidents.remove(record.key)

@@ -6,18 +6,15 @@ give the job the command's variables. Version 1 stays as it was, for logs writte
 events carry the job as it was stored (variables merged, worker released).
 """
 
-from raybee.partitions.protocol import NO_KEY, JobIntent, ValueType, evolve
+from raybee.partitions.protocol import NO_KEY, evolve
 
 from ..stores import JobState
-from . import applies
 
 
-@applies(ValueType.JOB, JobIntent.CREATED)
 def created(state, record):
     state.jobs.create(record.key, record.value)
 
 
-@applies(ValueType.JOB, JobIntent.CREATED, version=2)
 def created_v2(state, record):
     """A job of a BPMN element is linked from the element instance (to cancel it with the
     element). Version 1 stays for logs written before (standalone jobs only)."""
@@ -29,17 +26,14 @@ def created_v2(state, record):
         instances.put(job.element_instance_key, evolve(entry, job_key=record.key))
 
 
-@applies(ValueType.JOB, JobIntent.COMPLETED)
 def completed(state, record):
     state.jobs.remove(record.key)
 
 
-@applies(ValueType.JOB, JobIntent.CANCELED)
 def canceled(state, record):
     state.jobs.remove(record.key)
 
 
-@applies(ValueType.JOB, JobIntent.FAILED)
 def failed(state, record):
     job = record.value
     if job.retries > 0 and job.recurring_time_ms >= 0:
@@ -50,7 +44,6 @@ def failed(state, record):
         state.jobs.park(record.key, job, JobState.FAILED)
 
 
-@applies(ValueType.JOB, JobIntent.FAILED, version=2)
 def failed_v2(state, record):
     """The event names the job as the worker failed it (its worker and deadline) with the
     command's variables; the stored job keeps its own variables and no worker holds it."""
@@ -74,37 +67,30 @@ def failed_v2(state, record):
         state.jobs.park(record.key, job, JobState.FAILED)
 
 
-@applies(ValueType.JOB, JobIntent.TIMED_OUT)
 def timed_out(state, record):
     state.jobs.make_activatable(record.key, record.value)
 
 
-@applies(ValueType.JOB, JobIntent.YIELDED)
 def yielded(state, record):
     state.jobs.make_activatable(record.key, record.value)
 
 
-@applies(ValueType.JOB, JobIntent.RECURRED_AFTER_BACKOFF)
 def recurred_after_backoff(state, record):
     state.jobs.make_activatable(record.key, record.value)
 
 
-@applies(ValueType.JOB, JobIntent.RETRIES_UPDATED)
 def retries_updated(state, record):
     state.jobs.update(record.key, record.value)
 
 
-@applies(ValueType.JOB, JobIntent.TIMEOUT_UPDATED)
 def timeout_updated(state, record):
     state.jobs.activate(record.key, record.value)
 
 
-@applies(ValueType.JOB, JobIntent.ERROR_THROWN)
 def error_thrown(state, record):
     state.jobs.park(record.key, record.value, JobState.ERROR_THROWN)
 
 
-@applies(ValueType.JOB, JobIntent.ERROR_THROWN, version=2)
 def error_thrown_v2(state, record):
     """The event carries the command's variables (for the catch event's scope); the stored job
     keeps its own."""

@@ -1,11 +1,8 @@
 """Appliers of job batch events."""
 
-from raybee.partitions.protocol import JobBatchIntent, ValueType, evolve
-
-from . import applies
+from raybee.partitions.protocol import evolve
 
 
-@applies(ValueType.JOB_BATCH, JobBatchIntent.ACTIVATED)
 def activated(state, record):
     """The batch's jobs are what the worker sees (only the variables it fetched); the stored
     job keeps all of its variables and takes the worker, timeout and deadline."""

@@ -13,22 +13,16 @@ events: the element instance entries, their flow scopes' counters, and variables
 
 from raybee.partitions.protocol import (
     NO_KEY,
-    ProcessInstanceCreationIntent,
-    ProcessInstanceIntent,
     ValueType,
-    VariableDocumentIntent,
-    VariableIntent,
 )
 
 from ..bpmn_entries import ElementState, new_entry, replaced
 from ..stores.element_instances import AwaitingResult
-from . import applies
 
 PI = ValueType.PROCESS_INSTANCE
 BODY = "MULTI_INSTANCE_BODY"
 
 
-@applies(PI, ProcessInstanceIntent.ELEMENT_ACTIVATING)
 def element_activating(state, record):
     value = record.value
     instances = state.element_instances
@@ -62,12 +56,13 @@ def _set_state(element_state: ElementState):
     return apply
 
 
-applies(PI, ProcessInstanceIntent.ELEMENT_ACTIVATED)(_set_state(ElementState.ACTIVATED))
-applies(PI, ProcessInstanceIntent.ELEMENT_COMPLETING)(_set_state(ElementState.COMPLETING))
-applies(PI, ProcessInstanceIntent.ELEMENT_TERMINATING)(_set_state(ElementState.TERMINATING))
+element_activated = _set_state(ElementState.ACTIVATED)
+element_completing = _set_state(ElementState.COMPLETING)
+element_terminating = _set_state(ElementState.TERMINATING)
 
 
-def _ended(state, record):
+def element_ended(state, record):
+    """ELEMENT_COMPLETED and ELEMENT_TERMINATED alike."""
     instances = state.element_instances
     value = record.value
     state.variables.remove_scope(record.key)
@@ -80,11 +75,6 @@ def _ended(state, record):
         instances.forget_awaiting(record.key)
 
 
-applies(PI, ProcessInstanceIntent.ELEMENT_COMPLETED)(_ended)
-applies(PI, ProcessInstanceIntent.ELEMENT_TERMINATED)(_ended)
-
-
-@applies(PI, ProcessInstanceIntent.SEQUENCE_FLOW_TAKEN)
 def sequence_flow_taken(state, record):
     value = record.value
     process = state.processes.get(value.process_definition_key)
@@ -97,7 +87,6 @@ def sequence_flow_taken(state, record):
         instances.put(value.flow_scope_key, replaced(scope, joins={**scope.joins, target: taken}))
 
 
-@applies(ValueType.PROCESS_INSTANCE_CREATION, ProcessInstanceCreationIntent.CREATED)
 def instance_created(state, record):
     created = record.value
     if created.awaiting_result:
@@ -107,13 +96,10 @@ def instance_created(state, record):
         )
 
 
-@applies(ValueType.VARIABLE, VariableIntent.CREATED)
-@applies(ValueType.VARIABLE, VariableIntent.UPDATED)
 def variable_set(state, record):
     variable = record.value
     state.variables.set(variable.scope_key, variable.name, record.key, variable.value)
 
 
-@applies(ValueType.VARIABLE_DOCUMENT, VariableDocumentIntent.UPDATED)
 def document_updated(state, record):
     pass  # the VARIABLE events of the update change state

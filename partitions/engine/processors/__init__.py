@@ -3,36 +3,60 @@ context, and answers with follow-up events, follow-up commands, or a rejection."
 
 from enum import IntEnum
 
-from raybee.partitions.protocol import Record, RejectionType, ValueType
+from raybee.partitions.protocol import (
+    DeploymentIntent,
+    IncidentIntent,
+    JobBatchIntent,
+    JobIntent,
+    ProcessInstanceCreationIntent,
+    ProcessInstanceIntent,
+    Record,
+    RejectionType,
+    ValueType,
+    VariableDocumentIntent,
+)
 
 from ..context import ProcessingContext
+from . import (
+    deployment,
+    incident,
+    job,
+    job_batch,
+    process_instance,
+    process_instance_creation,
+    variable_document,
+)
 
-_REGISTRY: dict[tuple[ValueType, IntEnum], type] = {}
-
-
-def processes(value_type: ValueType, intent: IntEnum):
-    def register(cls: type) -> type:
-        slot = (value_type, intent)
-        assert slot not in _REGISTRY, f"two processors for {slot}"
-        _REGISTRY[slot] = cls
-        return cls
-
-    return register
+# Which processor handles which command: the whole list, in one place.
+# fmt: off
+PROCESSORS: dict[tuple[ValueType, IntEnum], type] = {
+    (ValueType.JOB, JobIntent.COMPLETE): job.CompleteJob,
+    (ValueType.JOB, JobIntent.TIME_OUT): job.TimeOutJob,
+    (ValueType.JOB, JobIntent.FAIL): job.FailJob,
+    (ValueType.JOB, JobIntent.UPDATE_RETRIES): job.UpdateJobRetries,
+    (ValueType.JOB, JobIntent.CANCEL): job.CancelJob,
+    (ValueType.JOB, JobIntent.THROW_ERROR): job.ThrowJobError,
+    (ValueType.JOB, JobIntent.RECUR_AFTER_BACKOFF): job.RecurJobAfterBackoff,
+    (ValueType.JOB, JobIntent.YIELD): job.YieldJob,
+    (ValueType.JOB, JobIntent.UPDATE_TIMEOUT): job.UpdateJobTimeout,
+    (ValueType.JOB, JobIntent.CREATE): job.CreateJob,
+    (ValueType.DEPLOYMENT, DeploymentIntent.CREATE): deployment.CreateDeployment,
+    (ValueType.PROCESS_INSTANCE, ProcessInstanceIntent.CANCEL): process_instance.CancelProcessInstance,
+    (ValueType.PROCESS_INSTANCE, ProcessInstanceIntent.ACTIVATE_ELEMENT): process_instance.ActivateElement,
+    (ValueType.PROCESS_INSTANCE, ProcessInstanceIntent.COMPLETE_ELEMENT): process_instance.CompleteElement,
+    (ValueType.PROCESS_INSTANCE, ProcessInstanceIntent.TERMINATE_ELEMENT): process_instance.TerminateElement,
+    (ValueType.PROCESS_INSTANCE_CREATION, ProcessInstanceCreationIntent.CREATE): process_instance_creation.CreateInstance,
+    (ValueType.PROCESS_INSTANCE_CREATION, ProcessInstanceCreationIntent.CREATE_WITH_AWAITING_RESULT): process_instance_creation.CreateInstanceAwaitingResult,
+    (ValueType.INCIDENT, IncidentIntent.RESOLVE): incident.ResolveIncident,
+    (ValueType.JOB_BATCH, JobBatchIntent.ACTIVATE): job_batch.ActivateJobs,
+    (ValueType.VARIABLE_DOCUMENT, VariableDocumentIntent.UPDATE): variable_document.UpdateVariableDocument,
+}
+# fmt: on
 
 
 class CommandProcessors:
     def __init__(self) -> None:
-        from . import (  # noqa: F401  (registration)
-            deployment,
-            incident,
-            job,
-            job_batch,
-            process_instance,
-            process_instance_creation,
-            variable_document,
-        )
-
-        self._processors = {(int(vt), int(i)): cls() for (vt, i), cls in _REGISTRY.items()}
+        self._processors = {(int(vt), int(i)): cls() for (vt, i), cls in PROCESSORS.items()}
 
     def process(self, command: Record, context: ProcessingContext) -> None:
         assert command.is_command, command

@@ -20,20 +20,17 @@ from raybee.partitions.protocol import (
     ProcessMetadata,
     ProcessRecordValue,
     RejectionType,
-    ValueType,
     evolve,
 )
 from raybee.partitions.protocol.record import REJECTION_REASON_CHARS_MAX
 
 from ..bpmn_behaviors.executable import parse_resource
 from ..context import ProcessingContext
-from . import processes
 
 RESOURCES_PER_DEPLOYMENT_MAX = 100
 TRUNCATED_SUFFIX = "\n  ... (more problems; the reason is cut at the rejection size limit)"
 
 
-@processes(ValueType.DEPLOYMENT, DeploymentIntent.CREATE)
 class CreateDeployment:
     def process(self, command, ctx: ProcessingContext) -> None:
         resources = command.value.resources

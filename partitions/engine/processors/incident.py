@@ -1,15 +1,13 @@
 """INCIDENT RESOLVE."""
 
-from raybee.partitions.protocol import NO_KEY, IncidentIntent, RejectionType, ValueType
+from raybee.partitions.protocol import NO_KEY, IncidentIntent, RejectionType
 
 from ..behaviors import push_to_stream
 from ..bpmn_behaviors.incidents import retry_step
 from ..context import ProcessingContext
 from ..stores import JobState
-from . import processes
 
 
-@processes(ValueType.INCIDENT, IncidentIntent.RESOLVE)
 class ResolveIncident:
     def process(self, command, ctx: ProcessingContext) -> None:
         key = command.key

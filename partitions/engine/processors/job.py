@@ -15,7 +15,6 @@ from raybee.partitions.protocol import (
     JobIntent,
     JobRecordValue,
     RejectionType,
-    ValueType,
     evolve,
 )
 
@@ -24,7 +23,6 @@ from ..bpmn_behaviors.errors import throw_job_error
 from ..bpmn_behaviors.jobs import complete_job_element, fail_job_element
 from ..context import ProcessingContext
 from ..stores import JobState
-from . import processes
 
 ACTIVATED = frozenset({JobState.ACTIVATED})
 ACTIVATABLE_OR_ACTIVATED = frozenset({JobState.ACTIVATABLE, JobState.ACTIVATED})
@@ -85,7 +83,6 @@ def released(job: JobRecordValue, **changes) -> JobRecordValue:
     return evolve(job, deadline_ms=-1, worker="", **changes)
 
 
-@processes(ValueType.JOB, JobIntent.CREATE)
 class CreateJob:
     """A job created directly by a client (raybee's standalone jobs); BPMN service tasks write
     CREATED through their own behaviour."""
@@ -104,7 +101,6 @@ class CreateJob:
         push_to_stream(ctx, key, created)
 
 
-@processes(ValueType.JOB, JobIntent.COMPLETE)
 class CompleteJob:
     def process(self, command, ctx: ProcessingContext) -> None:
         job = job_in_state(ctx, "complete", ACTIVATABLE_OR_ACTIVATED)
@@ -115,7 +111,6 @@ class CompleteJob:
         complete_job_element(ctx, job, command.value.variables)  # a BPMN task's job
 
 
-@processes(ValueType.JOB, JobIntent.FAIL)
 class FailJob:
     def process(self, command, ctx: ProcessingContext) -> None:
         request = command.value
@@ -162,7 +157,6 @@ class FailJob:
             raise_job_incident(ctx, command.key, failed, "JOB_NO_RETRIES", message)
 
 
-@processes(ValueType.JOB, JobIntent.TIME_OUT)
 class TimeOutJob:
     def process(self, command, ctx: ProcessingContext) -> None:
         # An unknown job is NOT_FOUND, as for every job RPC in GATEWAY_PROTO ("NOT_FOUND: no
@@ -187,7 +181,6 @@ class TimeOutJob:
         push_to_stream(ctx, command.key, timed_out)
 
 
-@processes(ValueType.JOB, JobIntent.UPDATE_RETRIES)
 class UpdateJobRetries:
     def process(self, command, ctx: ProcessingContext) -> None:
         retries = command.value.retries
@@ -204,7 +197,6 @@ class UpdateJobRetries:
         ctx.respond(ctx.append_event(command.key, JobIntent.RETRIES_UPDATED, updated))
 
 
-@processes(ValueType.JOB, JobIntent.UPDATE_TIMEOUT)
 class UpdateJobTimeout:
     def process(self, command, ctx: ProcessingContext) -> None:
         timeout_ms = command.value.timeout_ms
@@ -222,7 +214,6 @@ class UpdateJobTimeout:
         ctx.respond(ctx.append_event(command.key, JobIntent.TIMEOUT_UPDATED, updated))
 
 
-@processes(ValueType.JOB, JobIntent.THROW_ERROR)
 class ThrowJobError:
     def process(self, command, ctx: ProcessingContext) -> None:
         request = command.value
@@ -257,7 +248,6 @@ class ThrowJobError:
         )
 
 
-@processes(ValueType.JOB, JobIntent.CANCEL)
 class CancelJob:
     def process(self, command, ctx: ProcessingContext) -> None:
         job = job_in_state(ctx, "cancel", ANY_STATE)
@@ -270,7 +260,6 @@ class CancelJob:
         ctx.respond(ctx.append_event(command.key, JobIntent.CANCELED, job))
 
 
-@processes(ValueType.JOB, JobIntent.YIELD)
 class YieldJob:
     def process(self, command, ctx: ProcessingContext) -> None:
         job = job_in_state(ctx, "yield", ACTIVATED)
@@ -279,7 +268,6 @@ class YieldJob:
         ctx.respond(ctx.append_event(command.key, JobIntent.YIELDED, released(job)))
 
 
-@processes(ValueType.JOB, JobIntent.RECUR_AFTER_BACKOFF)
 class RecurJobAfterBackoff:
     def process(self, command, ctx: ProcessingContext) -> None:
         job = job_in_state(ctx, "recur after back-off", frozenset({JobState.FAILED}))

@@ -1,16 +1,14 @@
 """JOB_BATCH ACTIVATE: hand out up to max_jobs_to_activate activatable jobs of one type."""
 
-from raybee.partitions.protocol import JobBatchIntent, RejectionType, ValueType, evolve
+from raybee.partitions.protocol import JobBatchIntent, RejectionType, evolve
 
 from ..bpmn_behaviors.job_variables import job_variables
 from ..context import ProcessingContext
-from . import processes
 
 JOBS_PER_ACTIVATION_MAX = 1_000
 ACTIVATION_TIMEOUT_MS_MAX = 30 * 24 * 3600 * 1000
 
 
-@processes(ValueType.JOB_BATCH, JobBatchIntent.ACTIVATE)
 class ActivateJobs:
     def process(self, command, ctx: ProcessingContext) -> None:
         request = command.value

@@ -6,15 +6,13 @@ commands itself; the three are here for engine code that wants a step done later
 (a follow-up command), and are refused when a client writes them."""
 
 from raybee.partitions.engine.bpmn import BpmnElementType
-from raybee.partitions.protocol import NO_KEY, ProcessInstanceIntent, RejectionType, ValueType
+from raybee.partitions.protocol import NO_KEY, RejectionType
 
 from ..bpmn_behaviors.executor import Executor
 from ..bpmn_entries import ElementState
 from ..context import ProcessingContext
-from . import processes
 
 
-@processes(ValueType.PROCESS_INSTANCE, ProcessInstanceIntent.CANCEL)
 class CancelProcessInstance:
     def process(self, command, ctx: ProcessingContext) -> None:
         key = command.key
@@ -65,7 +63,6 @@ def _element(ctx, key: int, action: str, states: tuple[ElementState, ...]):
     return entry
 
 
-@processes(ValueType.PROCESS_INSTANCE, ProcessInstanceIntent.ACTIVATE_ELEMENT)
 class ActivateElement:
     """Activate value.element_id in the flow scope value.flow_scope_key."""
 
@@ -83,7 +80,6 @@ class ActivateElement:
         executor.drain()
 
 
-@processes(ValueType.PROCESS_INSTANCE, ProcessInstanceIntent.COMPLETE_ELEMENT)
 class CompleteElement:
     def process(self, command, ctx: ProcessingContext) -> None:
         if not _internal_only(command, ctx):
@@ -95,7 +91,6 @@ class CompleteElement:
         executor.drain()
 
 
-@processes(ValueType.PROCESS_INSTANCE, ProcessInstanceIntent.TERMINATE_ELEMENT)
 class TerminateElement:
     def process(self, command, ctx: ProcessingContext) -> None:
         if not _internal_only(command, ctx):

@@ -13,7 +13,6 @@ from raybee.partitions.protocol import (
     ProcessInstanceCreationIntent,
     ProcessInstanceIntent,
     RejectionType,
-    ValueType,
     evolve,
 )
 
@@ -21,7 +20,6 @@ from ..bpmn_behaviors.call_activity import instance_value
 from ..bpmn_behaviors.executor import Executor
 from ..bpmn_behaviors.variables import set_local
 from ..context import ProcessingContext
-from . import processes
 from .variable_document import variables_problem
 
 
@@ -69,14 +67,10 @@ class CreateProcessInstance:
         executor.drain()
 
 
-@processes(ValueType.PROCESS_INSTANCE_CREATION, ProcessInstanceCreationIntent.CREATE)
 class CreateInstance(CreateProcessInstance):
     pass
 
 
-@processes(
-    ValueType.PROCESS_INSTANCE_CREATION, ProcessInstanceCreationIntent.CREATE_WITH_AWAITING_RESULT
-)
 class CreateInstanceAwaitingResult(CreateProcessInstance):
     awaiting_result = True
 

@@ -3,13 +3,12 @@ scope) or PROPAGATE (each on the nearest scope that defines it, else on the proc
 see bpmn_behaviors/variables.py). A document over VARIABLE_DOCUMENT_BYTES_MAX (as JSON) is
 rejected with EXCEEDED_BATCH_RECORD_SIZE naming the limit."""
 
-from raybee.partitions.protocol import RejectionType, ValueType, VariableDocumentIntent
+from raybee.partitions.protocol import RejectionType, VariableDocumentIntent
 
 from ..bpmn_behaviors.executor import Executor
 from ..bpmn_behaviors.variables import VARIABLE_DOCUMENT_BYTES_MAX, propagate, set_local
 from ..bpmn_entries import encode_json
 from ..context import ProcessingContext
-from . import processes
 
 SEMANTICS = ("LOCAL", "PROPAGATE")
 
@@ -32,7 +31,6 @@ def variables_problem(variables) -> tuple[RejectionType, str] | None:
     return None
 
 
-@processes(ValueType.VARIABLE_DOCUMENT, VariableDocumentIntent.UPDATE)
 class UpdateVariableDocument:
     def process(self, command, ctx: ProcessingContext) -> None:
         request = command.value

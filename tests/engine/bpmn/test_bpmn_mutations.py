@@ -25,7 +25,7 @@ import os
 
 import pytest
 
-from raybee.partitions.engine.appliers import _REGISTRY as APPLIERS
+from raybee.partitions.engine.appliers import APPLIERS
 from raybee.partitions.engine.bpmn_behaviors import executor, jobs, termination
 from raybee.partitions.engine.bpmn_behaviors.variables import evaluate_mappings, set_local
 from raybee.partitions.engine.engine import Replay
