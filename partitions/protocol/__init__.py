@@ -31,6 +31,12 @@ from .record import (
     encode_key,
     partition_of_key,
 )
+from .routing import (
+    HASH_SLOTS,
+    hash_slot_of,
+    partition_for_correlation_key,
+    partition_for_slot,
+)
 from .values import (
     DEFAULT_TENANT,
     MODEL_VALUE_TYPES,
@@ -60,6 +66,10 @@ from .values import (
 
 __all__ = [
     "DEFAULT_TENANT",
+    "HASH_SLOTS",
+    "hash_slot_of",
+    "partition_for_correlation_key",
+    "partition_for_slot",
     "NO_KEY",
     "JobRecordValue",
     "JobBatchRecordValue",
