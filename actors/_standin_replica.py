@@ -33,6 +33,8 @@ from raybee.partitions.stream_processor import StreamProcessor
 from raybee.state import RocksDBStore
 
 REQUEST_IDS_KEPT_MAX = 100_000
+# Processing batches per ready(): the broker's loop must not be held for long at a time.
+BATCHES_PER_READY_MAX = 1
 VOTERS_FILE = "standin-voters.json"
 
 
@@ -60,6 +62,9 @@ class BackpressureError(RuntimeError):
 @dataclass(frozen=True)
 class StandinReplicaConfig:
     tick_ms: int = 10
+    # Commands per processing batch: smaller than the processor's default, so that one
+    # ready() holds the broker's loop for a few milliseconds only.
+    commands_per_batch_max: int = 50
     # Due work (job deadlines, back-offs) is looked for every this many ticks.
     due_check_ticks: int = 10
     commands_in_flight_max: int = 20_000
@@ -98,7 +103,13 @@ class StandinReplica:
             self._voters = {int(k): v for k, v in json.loads(voters_file.read_text()).items()}
         self._store = RocksDBStore(directory / "state", ENGINE_FAMILIES)
         self._log = JournalLogStream.open(directory / "log")
-        self._processor = StreamProcessor(self._store, self._log, partition_id, clock)
+        self._processor = StreamProcessor(
+            self._store,
+            self._log,
+            partition_id,
+            clock,
+            commands_per_batch_max=config.commands_per_batch_max,
+        )
         self._processor.become_leader()
         self._ticks = 0
         self._answers: OrderedDict[tuple[int, int], Record] = OrderedDict()
@@ -208,7 +219,9 @@ class StandinReplica:
         return self._unprocessed or bool(ready.responses or ready.job_pushes)
 
     def ready(self) -> StandinReady:
-        while self._unprocessed:
+        for _ in range(BATCHES_PER_READY_MAX):
+            if not self._unprocessed:
+                break
             result = self._processor.process_batch()
             if result is None:
                 self._unprocessed = False

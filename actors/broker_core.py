@@ -53,7 +53,9 @@ HOUSEKEEPING_INTERVAL_MS = 100
 REQUEST_TIMEOUT_MS_DEFAULT = 15_000
 STREAM_IDLE_MS_MAX = 5_000
 STREAM_BUFFER_JOBS_MAX = 256
-READIES_PER_REPLICA_PER_ITERATION_MAX = 64
+# Readies taken from one replica per loop iteration: calls waiting to come in are served in
+# between (the loop measures how long an iteration holds the thread).
+READIES_PER_REPLICA_PER_ITERATION_MAX = 1
 # A command for another partition goes to the broker its sender believes leads it, and from
 # there at most once more (leadership moved meanwhile).
 PARTITION_COMMAND_HOPS_MAX = 2
@@ -565,7 +567,15 @@ class BrokerCore:
         expired = [key for key, p in self.pending.items() if p.deadline_ms <= now_ms]
         for key in expired:
             self.stats.expired += 1
-            self._answer(key, Outcome(UNKNOWN, reason="no answer before the deadline"))
+            # Still led from here: the command is slow, not lost (a retry finds it pending).
+            self._answer(
+                key,
+                Outcome(
+                    UNKNOWN,
+                    leader_broker=self._leader_broker(key[0]),
+                    reason="no answer before the deadline",
+                ),
+            )
         for stream_id, buffer in list(self.streams.items()):
             if now_ms - buffer.last_poll_ms > STREAM_IDLE_MS_MAX:
                 self.close_stream(stream_id)

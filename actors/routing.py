@@ -50,6 +50,7 @@ from raybee.partitions.protocol import (
     KEY_PARTITION_SHIFT_BITS,
     JobBatchIntent,
     JobBatchRecordValue,
+    ProcessInstanceCreationIntent,
     Record,
     RecordType,
     ValueType,
@@ -92,6 +93,7 @@ def partition_for_correlation_key(correlation_key: str, partition_count: int) ->
 @dataclass
 class _Queued:
     command: Record
+    broker: int
     future: asyncio.Future
     timeout_ms: int
 
@@ -289,7 +291,8 @@ class Router:
             if outcome.kind == UNKNOWN:
                 self.stats["retries_unknown"] += 1
                 unknown = True
-                self._forget_leader(partition, broker)
+                if outcome.leader_broker != broker:  # leadership moved, not just slow
+                    self._forget_leader(partition, broker)
                 continue
             if outcome.kind == EXHAUSTED:
                 self.stats["exhausted"] += 1
@@ -305,28 +308,47 @@ class Router:
         self, partition: int, broker: int, command: Record, timeout_ms: int
     ) -> Outcome:
         future = asyncio.get_running_loop().create_future()
+        item = _Queued(command, broker, future, timeout_ms)
+        if _awaits_result(command):
+            # Answered only when the whole instance has run: in a shared call it would hold
+            # the partition's call slots (and the commands that finish the instance) hostage.
+            asyncio.get_running_loop().create_task(
+                self._call(partition, broker, [item], slotted=False)
+            )
+            return await future
         queue = self._queues.setdefault(partition, _PartitionQueue())
-        queue.waiting.append(_Queued(command, future, timeout_ms))
+        queue.waiting.append(item)
         self._pump(partition)
         return await future
 
     def _pump(self, partition: int) -> None:
+        """Send what waits, one call per broker (commands sent while the leader moved may
+        name different brokers), at most CALLS_IN_FLIGHT_PER_PARTITION_MAX calls at a time."""
         queue = self._queues[partition]
         while queue.waiting and queue.in_flight < CALLS_IN_FLIGHT_PER_PARTITION_MAX:
-            batch = queue.waiting[:COMMANDS_PER_CALL_MAX]
-            del queue.waiting[: len(batch)]
+            broker = queue.waiting[0].broker
+            batch, rest = [], []
+            for item in queue.waiting:
+                if item.broker == broker and len(batch) < COMMANDS_PER_CALL_MAX:
+                    batch.append(item)
+                else:
+                    rest.append(item)
+            queue.waiting = rest
             queue.in_flight += 1
-            asyncio.get_running_loop().create_task(self._call(partition, batch))
+            asyncio.get_running_loop().create_task(self._call(partition, broker, batch))
 
-    async def _call(self, partition: int, batch: list[_Queued]) -> None:
-        queue = self._queues[partition]
+    async def _call(
+        self, partition: int, broker: int, batch: list[_Queued], slotted: bool = True
+    ) -> None:
+        queue = self._queues.setdefault(partition, _PartitionQueue())
         try:
-            broker = self.leaders.get(partition)
-            handle = self.handles.get(broker) if broker is not None else None
+            handle = self.handles.get(broker)
             if handle is None:
                 for item in batch:
                     if not item.future.done():
-                        item.future.set_result(Outcome(NOT_LEADER, reason="leader unknown"))
+                        item.future.set_result(
+                            Outcome(NOT_LEADER, reason=f"broker {broker} is not known")
+                        )
                 return
             timeout_ms = max(item.timeout_ms for item in batch)
             self.stats["calls"] += 1
@@ -344,9 +366,10 @@ class Router:
                 if not item.future.done():
                     item.future.set_result(outcome)
         finally:
-            queue.in_flight -= 1
-            if queue.waiting:
-                self._pump(partition)
+            if slotted:
+                queue.in_flight -= 1
+                if queue.waiting:
+                    self._pump(partition)
 
     # ------------------------------------------------------------------ conveniences
     async def execute(
@@ -394,6 +417,13 @@ class Router:
                 return jobs
             await asyncio.sleep(min(backoff_ms, max(_left_ms(deadline), 1)) / 1000)
             backoff_ms = min(backoff_ms * 2, ACTIVATE_BACKOFF_MS_MAX)
+
+
+def _awaits_result(command: Record) -> bool:
+    return (
+        command.value_type == ValueType.PROCESS_INSTANCE_CREATION
+        and command.intent == ProcessInstanceCreationIntent.CREATE_WITH_AWAITING_RESULT
+    )
 
 
 def answer(record: Record) -> Record:

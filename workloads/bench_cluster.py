@@ -1,0 +1,324 @@
+"""`raybee bench cluster [--json]`: raybee on a local Ray cluster (3 nodes on 127.0.0.1, one
+broker each), driven through the Python client from this process.
+
+Workload: a BPMN process start -> one service task -> end, deployed once; a job worker in this
+process completes every job at once (job push, falling back to long-polling activation).
+
+- process_instances_per_s: instances completed per second while `--in-flight` creates are kept
+  outstanding for `--seconds` (completed = the worker's COMPLETE was acknowledged, which ends
+  the instance in the same batch);
+- latency_ms_p50 / latency_ms_p99: create-with-result round trips (create sent -> result, i.e.
+  the whole instance) at `--rate` instances/s offered, for `--latency-seconds`;
+- failover_s: the node hosting partition 1's leader is killed (all its processes, SIGKILL) ->
+  the first command on partition 1 acknowledged by the new leader; rereplication_s: kill ->
+  the lost member replaced (learner caught up, promoted, dead member removed). A new node joins
+  right after the kill (as Ray's autoscaler would add one) for the replacement broker. Only
+  with replication factor >= 3 (the stand-in replica cannot fail over: reported as null);
+- lost: acknowledged creates whose instance never completed (must be 0);
+- cpu_share_ray / cpu_share_raybee: CPU seconds during the throughput phase of Ray's own
+  processes (GCS, raylets, dashboard and agents, monitors, idle workers) against raybee's
+  (broker and supervisor actors, and this driver: load generator, router, worker);
+- cores, load average before and after (other work on the machine skews every figure here).
+"""
+
+import argparse
+import asyncio
+import os
+import time
+
+LOAD_BATCH_MAX = 64
+RESULT_TIMEOUT_MS = 30_000
+DRAIN_TIMEOUT_S = 30.0
+FAILOVER_PROBE_TIMEOUT_MS = 2_000
+REREPLICATION_TIMEOUT_S = 120.0
+PROCESS_ID = "bench-one-task"
+JOB_TYPE = "bench-work"
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+# Threads Ray's C++ core worker (gRPC, io services, object store and GCS clients) names for
+# itself inside every worker and driver process; every other thread of a raybee process (the
+# Python threads, which keep the process's name, and RocksDB's) is raybee's own work.
+RAY_THREAD_PREFIXES = (
+    "client.poll",
+    "server.poll",
+    "event_engine",
+    "nexting_thread",
+    "gcs_client_io",
+    "grpc",
+    "timer_manager",
+    "worker.io",
+    "worker.user_obj",
+    "task_event_buff",
+    "resolver-execut",
+    "default-executo",
+    "jemalloc",
+    "global.accessor",
+)
+
+
+def _thread_seconds(pid: int) -> tuple[float, float]:
+    """CPU seconds of a process: (raybee's threads, Ray's core-worker threads)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    base = f"/proc/{pid}/task"
+    own = ray_threads = 0.0
+    for tid in os.listdir(base):
+        try:
+            with open(f"{base}/{tid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            with open(f"{base}/{tid}/comm") as handle:
+                name = handle.read().strip()
+        except OSError:
+            continue
+        seconds = (int(fields[11]) + int(fields[12])) / ticks
+        if name.startswith(RAY_THREAD_PREFIXES):
+            ray_threads += seconds
+        else:
+            own += seconds
+    return own, ray_threads
+
+
+def _cpu_by_kind(cluster_pids: list[int], driver_pid: int) -> dict[str, float]:
+    """CPU seconds so far: Ray's own processes (GCS, raylets, dashboard, agents, monitors,
+    idle workers); raybee's processes (broker and supervisor actors, this driver) split into
+    their Python threads and the Ray core-worker threads inside them."""
+    import psutil
+
+    processes = {}
+    for pid in cluster_pids:
+        try:
+            process = psutil.Process(pid)
+            processes[pid] = process
+            for child in process.children(recursive=True):
+                processes[child.pid] = child
+        except psutil.NoSuchProcess:
+            continue
+    processes[driver_pid] = psutil.Process(driver_pid)
+    totals = {"ray_processes": 0.0, "raybee_python": 0.0, "ray_threads_in_raybee": 0.0}
+    for pid, process in processes.items():
+        try:
+            name = " ".join(process.cmdline()[:1]) or process.name()
+            times = process.cpu_times()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        if pid == driver_pid or "ray::Broker" in name or "ray::Supervisor" in name:
+            try:
+                python, ray_threads = _thread_seconds(pid)
+            except OSError:
+                continue
+            totals["raybee_python"] += python
+            totals["ray_threads_in_raybee"] += ray_threads
+        else:
+            totals["ray_processes"] += times.user + times.system
+    return totals
+
+
+async def _throughput(client, seconds: float, in_flight: int, completed: list) -> dict:
+    aio = client.aio
+    acked: dict[int, float] = {}
+    errors: dict[str, int] = {}
+    stop_at = time.monotonic() + seconds
+    done_at_start = len(completed)
+
+    async def one(i: int) -> None:
+        while time.monotonic() < stop_at:
+            try:
+                instance = await aio.create_instance(PROCESS_ID, {"i": i})
+                acked[instance.process_instance_key] = time.monotonic()
+            except Exception as error:  # counted: backpressure, failover
+                errors[type(error).__name__] = errors.get(type(error).__name__, 0) + 1
+                await asyncio.sleep(0.01)
+
+    started = time.monotonic()
+    await asyncio.gather(*(one(i) for i in range(in_flight)))
+    elapsed = time.monotonic() - started
+    done = len(completed) - done_at_start
+    return {"acked": acked, "elapsed_s": elapsed, "completed": done, "errors": errors}
+
+
+async def _latency(client, rate: float, seconds: float) -> tuple[list[float], dict]:
+    aio = client.aio
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+    count = int(rate * seconds)
+    start = time.monotonic()
+
+    async def one(i: int) -> None:
+        await asyncio.sleep(max(0.0, start + i / rate - time.monotonic()))
+        sent = time.monotonic()
+        try:
+            await aio.create_instance_with_result(
+                PROCESS_ID, {"i": i}, timeout_ms=RESULT_TIMEOUT_MS
+            )
+            latencies.append((time.monotonic() - sent) * 1000)
+        except Exception as error:
+            errors[type(error).__name__] = errors.get(type(error).__name__, 0) + 1
+
+    await asyncio.gather(*(one(i) for i in range(count)))
+    return latencies, errors
+
+
+def _failover(client, cluster) -> dict:
+    """Kill the node of partition 1's leader under light load; measure until the new leader
+    acknowledges a command, and until the lost member is replaced."""
+    import ray
+
+    from raybee.actors.client import ProcessInstanceCreationRecordValue  # noqa: F401
+    from raybee.actors.routing import COMMAND_TIMEOUT_MS_DEFAULT  # noqa: F401
+
+    topology = client.topology()
+    leader = topology["partitions"][1]["leader_broker"]
+    handles = client.router.handles
+    node_id = ray.get(handles[leader].ping.remote())["node_id"]
+    if node_id == cluster.head_node_id:
+        return {"skipped": "partition 1 is led from the head node; not killing the head"}
+    events_before = client.status()["events"][-1]["seq"]
+    killed_at = time.monotonic()
+    cluster.kill_node(node_id)
+    cluster.add_node()  # a machine joins, as an autoscaler would add one
+    failover_s = None
+    deadline = killed_at + 30
+    while time.monotonic() < deadline:
+        try:
+            client.router  # noqa: B018
+            client._run(_probe(client, 1))
+            failover_s = time.monotonic() - killed_at
+            break
+        except Exception:
+            continue
+    rereplication_s = None
+    deadline = killed_at + REREPLICATION_TIMEOUT_S
+    while time.monotonic() < deadline:
+        events = client.status()["events"]
+        removed = [e for e in events if e["seq"] > events_before and e["kind"] == "member_removed"]
+        partitions = topology["partition_count"]
+        if len({e["fields"]["partition"] for e in removed}) >= partitions:
+            rereplication_s = (removed[-1]["time_ms"] / 1000) - (
+                time.time() - (time.monotonic() - killed_at)
+            )
+            break
+        time.sleep(0.2)
+    return {"failover_s": failover_s, "rereplication_s": rereplication_s, "killed_broker": leader}
+
+
+async def _probe(client, partition: int) -> None:
+    from raybee.partitions.protocol import (
+        ProcessInstanceCreationIntent,
+        ProcessInstanceCreationRecordValue,
+        Record,
+        ValueType,
+    )
+
+    command = Record(
+        ValueType.PROCESS_INSTANCE_CREATION,
+        ProcessInstanceCreationIntent.CREATE,
+        ProcessInstanceCreationRecordValue(bpmn_process_id=PROCESS_ID),
+    )
+    await client.router.execute(partition, command, FAILOVER_PROBE_TIMEOUT_MS)
+
+
+def run(args: list[str]) -> dict:
+    parser = argparse.ArgumentParser(prog="raybee bench cluster")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--in-flight", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--latency-seconds", type=float, default=10.0)
+    parser.add_argument("--partitions", type=int, default=3)
+    parser.add_argument("--replication-factor", type=int, default=None)
+    parser.add_argument("--concurrency", type=int, default=128)
+    parser.add_argument("--no-failover", action="store_true")
+    opts = parser.parse_args(args)
+
+    import raybee
+    from raybee.actors import hosting
+    from raybee.partitions.testing import one_task_process
+
+    load_before = os.getloadavg()
+    started = time.monotonic()
+    client = raybee.connect(partitions=opts.partitions, replication_factor=opts.replication_factor)
+    figures: dict = {
+        "cores": os.cpu_count(),
+        "load_avg_1m_before": round(load_before[0], 2),
+        "replica": hosting.REPLICA_IMPLEMENTATION,
+        "workload": "BPMN start -> one service task -> end; worker completes at once",
+        "cluster_start_s": round(client.cluster.started_s, 2),
+        "connect_s": round(time.monotonic() - started, 2),
+    }
+    try:
+        cluster = client.cluster
+        figures["replication_factor"] = client.topology()["replication_factor"]
+        figures["partitions"] = opts.partitions
+        client.deploy((f"{PROCESS_ID}.bpmn", one_task_process(PROCESS_ID, JOB_TYPE)))
+        completed: list[int] = []
+        instances_done: set[int] = set()
+
+        @client.worker(JOB_TYPE, concurrency=opts.concurrency)
+        async def work(job):
+            completed.append(job.key)
+            instances_done.add(job.process_instance_key)
+            return {}
+
+        for i in range(20):  # warm up every partition's path
+            client.create_instance_with_result(PROCESS_ID, {"warm": i})
+        import ray
+
+        for handle in client.router.handles.values():
+            ray.get(handle.reset_loop_stats.remote())
+        cluster_pids = sorted(cluster.pids)
+        cpu_before = _cpu_by_kind(cluster_pids, os.getpid())
+        result = client._run(_throughput(client, opts.seconds, opts.in_flight, completed))
+        cpu_after = _cpu_by_kind(cluster_pids, os.getpid())
+        cpu = {k: cpu_after[k] - cpu_before[k] for k in cpu_before}
+        total_cpu = sum(cpu.values()) or 1.0
+        figures.update(
+            process_instances_per_s=round(result["completed"] / result["elapsed_s"], 1),
+            creates_acknowledged=len(result["acked"]),
+            create_errors=result["errors"],
+            throughput_window_s=round(result["elapsed_s"], 2),
+            cpu_seconds={k: round(v, 2) for k, v in cpu.items()},
+            cpu_share_ray_processes=round(cpu["ray_processes"] / total_cpu, 3),
+            cpu_share_ray_threads_in_raybee=round(cpu["ray_threads_in_raybee"] / total_cpu, 3),
+            cpu_share_raybee_python=round(cpu["raybee_python"] / total_cpu, 3),
+            cpu_cores_busy=round(total_cpu / result["elapsed_s"], 2),
+        )
+        status = client.status()
+        figures["broker_loop_iteration_ms_max"] = max(
+            loop["iteration_ms_max"] for loop in status["loops"].values()
+        )
+        figures["broker_loop_iteration_ms_p99"] = max(
+            loop["iteration_ms_p99"] for loop in status["loops"].values()
+        )
+        deadline = time.monotonic() + DRAIN_TIMEOUT_S
+        while time.monotonic() < deadline and not set(result["acked"]) <= instances_done:
+            time.sleep(0.1)
+        figures["lost"] = len(set(result["acked"]) - instances_done)
+        latencies, latency_errors = client._run(_latency(client, opts.rate, opts.latency_seconds))
+        figures.update(
+            offered_per_s=opts.rate,
+            latency_ms_p50=round(_percentile(latencies, 0.50), 1),
+            latency_ms_p99=round(_percentile(latencies, 0.99), 1),
+            latency_samples=len(latencies),
+            latency_errors=latency_errors,
+        )
+        if opts.no_failover or figures["replication_factor"] < 3:
+            figures["failover_s"] = None
+            figures["rereplication_s"] = None
+            figures["failover_note"] = (
+                "not measured: replication factor "
+                f"{figures['replication_factor']} ({hosting.REPLICA_IMPLEMENTATION} replica)"
+                if figures["replication_factor"] < 3
+                else "skipped (--no-failover)"
+            )
+        else:
+            figures.update(_failover(client, cluster))
+    finally:
+        client.close()
+    figures["load_avg_1m_after"] = round(os.getloadavg()[0], 2)
+    figures["total_s"] = round(time.monotonic() - started, 1)
+    return figures
