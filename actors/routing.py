@@ -4,7 +4,8 @@ answer does not come. One library for the Python client and (later) the gRPC gat
 Partition of a command:
 - a command about an existing entity goes to the partition in its key (`key >> 51`);
 - a new process instance goes round-robin over the partitions;
-- a message goes by its correlation key (`partition_for_correlation_key`);
+- a message goes by its correlation key (`partitions.protocol.partition_for_correlation_key`,
+  the function the engine registers subscriptions by);
 - a deployment goes to partition 1 (see `DEPLOY_TO_EVERY_PARTITION`).
 
 Leader: the router keeps the last known leader broker of each partition (from the supervisor's
@@ -38,7 +39,6 @@ import contextlib
 import itertools
 import logging
 import time
-import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -54,6 +54,7 @@ from raybee.partitions.protocol import (
     Record,
     RecordType,
     ValueType,
+    partition_for_correlation_key,  # noqa: F401  (part of the routing library's interface)
 )
 
 log = logging.getLogger(__name__)
@@ -81,13 +82,6 @@ REQUEST_ID_BITS = 62
 
 def partition_for_key(key: int) -> int:
     return key >> KEY_PARTITION_SHIFT_BITS
-
-
-def partition_for_correlation_key(correlation_key: str, partition_count: int) -> int:
-    """TODO(issue 8): use `partitions.protocol.partition_for_correlation_key` (hash slots mapped
-    to partitions) once it exists; the engine and the router must agree. A stable hash (CRC32,
-    not Python's salted hash()) meanwhile."""
-    return zlib.crc32(correlation_key.encode()) % partition_count + 1
 
 
 @dataclass
