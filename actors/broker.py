@@ -297,6 +297,12 @@ class Broker:
         self._iteration_ms_max = 0.0
         self._tick_late_ms_max = 0.0
 
+    async def configure_backpressure(self, partition_id: int, limit: int) -> dict:
+        """Pin a partition's AIMD limit (operators and tests); returns the limiter's status."""
+        limiter = self.core.limiters[partition_id]
+        limiter.limit = limiter.limit_min = limiter.limit_max = limit
+        return limiter.status()
+
     async def set_faults(self, plan: dict | None) -> dict:
         """Install (or with None remove) a fault plan on outgoing Raft batches; returns the
         fault counts so far."""

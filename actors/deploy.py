@@ -13,7 +13,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 from raybee.actors import hosting
 from raybee.actors.broker import BROKER_NAME_PREFIX, NAMESPACE, TICK_MS_DEFAULT
 from raybee.actors.errors import NotStartedError
-from raybee.actors.supervisor import SUPERVISOR_NAME, supervisor_actor_class
+from raybee.actors.supervisor import EVENTS_KEY, SUPERVISOR_NAME, supervisor_actor_class
 
 PARTITIONS_DEFAULT = 3
 READY_TIMEOUT_S = 120.0
@@ -137,4 +137,7 @@ def undeploy() -> dict:
     ray.wait(refs, num_returns=len(refs), timeout=SHUTDOWN_CALL_TIMEOUT_S)
     for _, handle in brokers:
         ray.kill(handle, no_restart=True)
+    from ray.experimental.internal_kv import _internal_kv_del
+
+    _internal_kv_del(EVENTS_KEY, namespace=NAMESPACE)  # a new deployment starts a new log
     return {"supervisor": supervisor is not None, "brokers": [name for name, _ in brokers]}

@@ -8,6 +8,7 @@ Kinds (the `fields` each carries are listed in `EVENT_KINDS`): what the supervis
 `view_rebuilt`, `supervisor_started`, `operation_failed`).
 """
 
+import json
 from collections import deque
 from dataclasses import asdict, dataclass, field
 
@@ -56,16 +57,31 @@ class Event:
 
 class EventLog:
     """The newest EVENTS_KEPT_MAX events, numbered from 1 (a reader asks for those after the
-    last number it saw)."""
+    last number it saw). `dump`/`load` carry them across a restart of their keeper."""
 
     def __init__(self, kept: int = EVENTS_KEPT_MAX) -> None:
         self._events: deque[Event] = deque(maxlen=kept)
         self._seq = 0
+        self.changed = False
+
+    def dump(self) -> str:
+        return json.dumps([e.to_json() for e in self._events], default=str)
+
+    def load(self, text: str) -> None:
+        """Events saved by `dump` come first; numbering goes on after them."""
+        saved = [Event(**e) for e in json.loads(text)]
+        current = list(self._events)
+        self._events.clear()
+        self._events.extend(saved)
+        self._seq = saved[-1].seq if saved else 0
+        for event in current:
+            self.add(event.time_ms, event.kind, **event.fields)
 
     def add(self, time_ms: int, kind: str, **fields) -> Event:
         self._seq += 1
         event = Event(self._seq, time_ms, kind, fields)
         self._events.append(event)
+        self.changed = True
         return event
 
     def since(self, seq: int) -> list[Event]:

@@ -54,6 +54,7 @@ from raybee.actors.placement import initial_placement, leadership_moves, replace
 log = logging.getLogger(__name__)
 
 SUPERVISOR_NAME = "raybee-supervisor"
+EVENTS_KEY = "raybee-supervisor-events"
 SUPERVISE_INTERVAL_MS = 200
 STATUS_TIMEOUT_MS = 1_000
 BROKER_LOST_AFTER_MS = 3_000
@@ -158,6 +159,31 @@ class Supervisor:
         self._lost_replicas: set[int] = set()
         self.iterations = 0
         self.events.add(now_ms(), "supervisor_started", incarnation=self.incarnation)
+        self._load_events()
+
+    # ------------------------------------------------------------------ events across restarts
+    def _load_events(self) -> None:
+        """The events of earlier incarnations, from Ray's key-value store in the GCS (which
+        outlives this actor); without it the log starts afresh."""
+        try:
+            from ray.experimental.internal_kv import _internal_kv_get
+
+            saved = _internal_kv_get(EVENTS_KEY, namespace=NAMESPACE)
+            if saved:
+                self.events.load(saved.decode())
+        except Exception:
+            log.exception("supervisor: the saved events could not be read")
+
+    def _save_events(self) -> None:
+        if not self.events.changed:
+            return
+        self.events.changed = False
+        try:
+            from ray.experimental.internal_kv import _internal_kv_put
+
+            _internal_kv_put(EVENTS_KEY, self.events.dump(), True, namespace=NAMESPACE)
+        except Exception:
+            log.exception("supervisor: the events could not be saved")
 
     # ------------------------------------------------------------------ lifecycle
     def _ensure_running(self) -> None:
@@ -184,6 +210,7 @@ class Supervisor:
                     now_ms(), "operation_failed", operation="supervise", error=repr(error)
                 )
             self.iterations += 1
+            self._save_events()
             elapsed = time.monotonic() - started
             await asyncio.sleep(max(0.0, SUPERVISE_INTERVAL_MS / 1000 - elapsed))
 

@@ -1,0 +1,77 @@
+"""Checks over the committed logs of a running cluster: every acknowledged process instance was
+created once and completed exactly once, no job was completed twice, no key was issued twice.
+
+The logs are read from each partition's leader broker (`Broker.read_committed`); the checks look
+only at committed EVENTS, so what a client saw as an unknown outcome cannot hide a duplicate.
+"""
+
+import collections
+
+import ray
+
+from raybee.partitions.protocol import JobIntent, ProcessInstanceIntent, RecordType, ValueType
+
+PAGE_RECORDS = 20_000
+# Events that carry a key the first time it is used: each such key appears once in a log.
+KEY_ISSUING_EVENTS = {
+    (ValueType.JOB, JobIntent.CREATED),
+    (ValueType.PROCESS_INSTANCE, ProcessInstanceIntent.ELEMENT_ACTIVATING),
+}
+
+
+def committed_log(client, partition: int) -> list:
+    topology = client.topology()
+    broker = topology["partitions"][partition]["leader_broker"]
+    handle = client.router.handles[broker]
+    records, position = [], 1
+    while True:
+        page = ray.get(handle.read_committed.remote(partition, position, PAGE_RECORDS), timeout=60)
+        records.extend(page)
+        if len(page) < PAGE_RECORDS:
+            return records
+        position = page[-1].position + 1
+
+
+def history(client) -> dict:
+    created = collections.Counter()
+    completed = collections.Counter()
+    jobs_completed = collections.Counter()
+    keys = collections.Counter()
+    for partition in client.router.partitions():
+        for record in committed_log(client, partition):
+            if record.record_type != RecordType.EVENT:
+                continue
+            if record.value_type == ValueType.PROCESS_INSTANCE and (
+                record.value.bpmn_element_type == "PROCESS"
+            ):
+                if record.intent == ProcessInstanceIntent.ELEMENT_ACTIVATED:
+                    created[record.key] += 1
+                elif record.intent == ProcessInstanceIntent.ELEMENT_COMPLETED:
+                    completed[record.key] += 1
+            elif record.value_type == ValueType.JOB and record.intent == JobIntent.COMPLETED:
+                jobs_completed[record.key] += 1
+            if (record.value_type, record.intent) in KEY_ISSUING_EVENTS:
+                keys[record.key] += 1
+    return {
+        "created": created,
+        "completed": completed,
+        "jobs_completed": jobs_completed,
+        "keys": keys,
+    }
+
+
+def problems(found: dict, acknowledged: set[int]) -> list[str]:
+    """Everything wrong, each named (empty when the history is right)."""
+    out = []
+    for key in sorted(acknowledged):
+        if found["created"][key] != 1:
+            out.append(f"instance {key} was acknowledged, created {found['created'][key]} times")
+        if found["completed"][key] != 1:
+            out.append(
+                f"instance {key} was acknowledged, completed {found['completed'][key]} times"
+            )
+    for kind in ("created", "completed", "jobs_completed", "keys"):
+        twice = [k for k, n in found[kind].items() if n > 1]
+        if twice:
+            out.append(f"{kind}: {len(twice)} keys more than once, e.g. {twice[:5]}")
+    return out
