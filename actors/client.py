@@ -143,6 +143,8 @@ class WorkerStats:
     handler_errors: int = 0
     activated_by_polling: int = 0
     completed_keys: list[int] = field(default_factory=list)
+    # process instance key -> time.monotonic() when its job's completion was acknowledged
+    completed_at: dict[int, float] = field(default_factory=dict)
 
 
 def _resource(item) -> tuple[str, bytes]:
@@ -527,6 +529,7 @@ class Worker:
             if await self._settle(job, "complete_job", result or {}):
                 self.stats.completed += 1
                 self.stats.completed_keys.append(job.key)
+                self.stats.completed_at[job.process_instance_key] = time.monotonic()
         finally:
             self._active -= 1
             self._slot_freed.set()

@@ -1,4 +1,5 @@
-"""`raybee demo` (make demo): what raybee does today, on this machine, end to end.
+"""`raybee demo` (make demo) runs the cluster demo (workloads/demo_cluster.py). What it showed
+before the Ray cluster existed is kept as `run_local_tour`:
 
 1. The journal: records appended as Arrow IPC entries, flushed; a crash leaves a torn tail;
    reopening cuts the torn part, keeps every flushed entry, and appends continue.
@@ -232,6 +233,15 @@ def _figures() -> None:
 
 
 def run_demo(directory: str | None = None) -> int:
+    """`raybee demo`: raybee on an embedded 3-node Ray cluster (workloads/demo_cluster.py)."""
+    from raybee.workloads import demo_cluster
+
+    return demo_cluster.run([] if directory is None else ["--dir", directory])
+
+
+def run_local_tour(directory: str | None = None) -> int:
+    """The single-process tour `raybee demo` gave before the cluster existed: the journal's
+    recovery, the engine's snapshot + replay, a Raft group in one process, short figures."""
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     logging.basicConfig(level=logging.WARNING, format="  [%(name)s] %(message)s")
     # The demo prints the journal's recovery report itself, in plainer words.
