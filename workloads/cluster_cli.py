@@ -38,6 +38,11 @@ def start(args: list[str]) -> int:
     parser.add_argument("--data-dir", default=None, help="default: the Ray session directory")
     parser.add_argument("--nodes", type=int, default=3, help="local cluster only")
     parser.add_argument("--tick-ms", type=int, default=None)
+    parser.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="return once the supervisor runs (brokers are placed as nodes join: `ray up`)",
+    )
     opts = parser.parse_args(args)
     import ray
 
@@ -67,6 +72,14 @@ def start(args: list[str]) -> int:
             opts.data_dir,
             opts.tick_ms or TICK_MS_DEFAULT,
         )
+        if opts.no_wait:
+            print(
+                "raybee's supervisor runs; it places a broker on every node that advertises "
+                "`raybee_broker` and creates the partitions once enough have joined "
+                "(`raybee status` shows progress)"
+            )
+            ray.shutdown()
+            return 0
         topology = deploy.wait_serving(supervisor)
     except BaseException:
         if cluster is not None:
