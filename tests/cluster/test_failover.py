@@ -1,0 +1,211 @@
+"""Failover on a real local Ray cluster: 3 nodes, 3 brokers, 3 partitions, replication factor 3.
+
+- leaders spread: each broker leads exactly one partition (election priorities);
+- the Ray node hosting a leader is killed (all its processes at once) under load: the partition
+  gets a new leader, every acknowledged create completes exactly once, no job is completed
+  twice, no key is issued twice;
+- a fresh node joins: the supervisor places a broker there, the lost members are replaced
+  (learner, caught up, promoted, dead member removed), replicas agree byte for byte, and the
+  leaders are spread again;
+- a fault-injecting transport between the brokers (drops, delays, a network partition) under
+  load: the same history checks, and the counts of the faults it applied.
+
+Needs the replicated partition: with the stand-in replica (replication factor 1) the module is
+skipped, saying so.
+"""
+
+import asyncio
+import random
+import time
+
+import pytest
+import ray
+
+from raybee.actors import hosting
+from raybee.partitions.testing import one_task_process
+
+pytestmark = [
+    pytest.mark.timeout(300),
+    pytest.mark.skipif(
+        hosting.REPLICATION_FACTOR_MAX < 3,
+        reason=f"failover needs replication factor 3; the hosted replica is "
+        f"{hosting.REPLICA_IMPLEMENTATION} (at most {hosting.REPLICATION_FACTOR_MAX})",
+    ),
+]
+
+PROCESS_ID = "failover"
+JOB_TYPE = "failover-work"
+LOAD_IN_FLIGHT = 64
+ACKNOWLEDGED: set[int] = set()
+
+
+@pytest.fixture(scope="module")
+def cluster_client():
+    import raybee
+
+    client = raybee.connect(partitions=3, replication_factor=3, nodes=3)
+    try:
+        client.deploy((f"{PROCESS_ID}.bpmn", one_task_process(PROCESS_ID, JOB_TYPE)))
+
+        @client.worker(JOB_TYPE, concurrency=64)
+        async def work(job):
+            return {"done": True}
+
+        yield client
+    finally:
+        client.close()
+
+
+async def load(client, seconds: float, acknowledged: set[int], errors: dict) -> None:
+    stop_at = time.monotonic() + seconds
+
+    async def one():
+        while time.monotonic() < stop_at:
+            try:
+                instance = await client.aio.create_instance(PROCESS_ID, {"n": 1})
+                acknowledged.add(instance.process_instance_key)
+            except Exception as error:  # unknown outcomes, unavailability during failover
+                errors[type(error).__name__] = errors.get(type(error).__name__, 0) + 1
+                await asyncio.sleep(0.05)
+
+    await asyncio.gather(*(one() for _ in range(LOAD_IN_FLIGHT)))
+
+
+def leaders(client) -> dict[int, int | None]:
+    return {p: v["leader_broker"] for p, v in client.topology()["partitions"].items()}
+
+
+def node_of(client, broker: int) -> str:
+    return ray.get(client.router.handles[broker].ping.remote())["node_id"]
+
+
+def test_each_broker_leads_exactly_one_partition(cluster_client, tools):
+    client = cluster_client
+    alive = [b for b, v in client.topology()["brokers"].items() if v["state"] == "alive"]
+    tools.wait_for(
+        lambda: sorted(b for b in leaders(client).values() if b) == sorted(alive),
+        30,
+        "one leader per broker",
+    )
+
+
+def test_killing_a_leaders_node_under_load_loses_nothing(cluster_client, tools):
+    client = cluster_client
+    cluster = client.cluster
+    seq = tools.last_event_seq(client)
+    victim = next(
+        (p, b)
+        for p, b in sorted(leaders(client).items())
+        if node_of(client, b) != cluster.head_node_id
+    )
+    partition, broker = victim
+    errors: dict[str, int] = {}
+    acked: set[int] = set()
+    future = asyncio.run_coroutine_threadsafe(load(client, 8.0, acked, errors), client._loop.loop)
+    time.sleep(3.0)
+    nodes_before = len(cluster.nodes)
+    killed_at = time.monotonic()
+    cluster.kill_node(node_of(client, broker))
+    assert len(cluster.nodes) == nodes_before - 1  # the fault happened: one node fewer
+    tools.wait_for(lambda: leaders(client)[partition] not in (None, broker), 10, "a new leader")
+    new_leader_after_s = time.monotonic() - killed_at
+    future.result(timeout=60)
+    ACKNOWLEDGED.update(acked)
+    lost = tools.wait_for(
+        lambda: tools.events_of(client, "broker_lost", seq), 30, "the supervisor noticing"
+    )
+    assert [e["fields"]["broker"] for e in lost] == [broker]
+    on_partition = [k for k in acked if k >> 51 == partition]
+    assert on_partition, "nothing was created on the partition that failed over"
+    print(
+        f"new leader of partition {partition} seen {new_leader_after_s:.2f} s after the kill; "
+        f"errors during the run: {errors}"
+    )
+    tools.wait_for(
+        lambda: set(tools.history(client)["completed"]) >= acked or None,
+        60,
+        "every acknowledged instance completed",
+        interval_s=0.5,
+    )
+    assert not tools.history_problems(tools.history(client), acked)
+
+
+def test_the_lost_members_are_replaced_on_a_new_node_and_leaders_spread_again(
+    cluster_client, tools
+):
+    client = cluster_client
+    seq = tools.last_event_seq(client)
+    client.cluster.add_node()
+    removed = tools.wait_for(
+        lambda: (lambda e: e if len({x["fields"]["partition"] for x in e}) == 3 else None)(
+            tools.events_of(client, "member_removed", 0)
+        ),
+        120,
+        "every partition's lost member replaced",
+        interval_s=0.5,
+    )
+    kinds = [e["kind"] for e in client.status()["events"]]
+    for kind in ("broker_placed", "learner_added", "caught_up", "promoted"):
+        assert kind in kinds, kind
+    del removed, seq
+    topology = client.topology()
+    live = {b for b, v in topology["brokers"].items() if v["state"] == "alive"}
+    for partition in topology["partitions"].values():
+        hosts = [m["broker"] for m in partition["members"].values()]
+        assert len(hosts) == 3 and set(hosts) <= live and len(set(hosts)) == 3
+    tools.wait_for(
+        lambda: sorted(b for b in leaders(client).values() if b) == sorted(live),
+        60,
+        "leaders spread over the brokers again",
+    )
+    # Replicas agree byte for byte once they applied the same log.
+    for partition in topology["partitions"]:
+        brokers = [m["broker"] for m in topology["partitions"][partition]["members"].values()]
+
+        def same_digest(partition=partition, brokers=brokers):
+            handles = [client.router.handles[b] for b in brokers]
+            statuses = ray.get([h.status.remote() for h in handles])
+            applied = {s["replicas"][str(partition)].get("applied_position") for s in statuses}
+            if len(applied) != 1:
+                return None
+            digests = set(ray.get([h.digest.remote(partition) for h in handles]))
+            return digests if len(digests) == 1 else None
+
+        tools.wait_for(same_digest, 30, f"partition {partition}'s replicas to agree")
+
+
+@pytest.mark.parametrize("seed", [random.randrange(1 << 30)])
+def test_a_faulty_network_between_brokers_loses_nothing(cluster_client, tools, seed):
+    print(f"seed {seed}")
+    client = cluster_client
+    handles = list(client.router.handles.items())
+    rng = random.Random(seed)
+    errors: dict[str, int] = {}
+    acked: set[int] = set()
+    future = asyncio.run_coroutine_threadsafe(load(client, 9.0, acked, errors), client._loop.loop)
+    try:
+        plan = {"drop_rate": 0.1, "delay_rate": 0.2, "delay_ms_max": 50}
+        ray.get([h.set_faults.remote(plan) for _, h in handles])
+        time.sleep(3.0)
+        isolated = rng.choice([b for b, _ in handles])
+        cut = {"cut_off": [isolated]}
+        for broker, handle in handles:
+            spec = (
+                {"cut_off": [b for b, _ in handles if b != isolated]} if broker == isolated else cut
+            )
+            ray.get(handle.set_faults.remote(spec))
+        time.sleep(3.0)
+    finally:
+        counts = ray.get([h.set_faults.remote(None) for _, h in handles])
+    future.result(timeout=60)
+    ACKNOWLEDGED.update(acked)
+    faults = {kind: sum(c[kind] for c in counts) for kind in counts[0]}
+    print(f"faults applied: {faults}; client errors: {errors}; broker {isolated} cut off")
+    assert faults["dropped"] > 0 and faults["delayed"] > 0 and faults["cut_off"] > 0
+    tools.wait_for(
+        lambda: set(tools.history(client)["completed"]) >= acked or None,
+        60,
+        "every acknowledged instance completed",
+        interval_s=0.5,
+    )
+    assert not tools.history_problems(tools.history(client), ACKNOWLEDGED)
