@@ -72,6 +72,7 @@ class StreamProcessor:
         partition_id: int,
         clock: Clock,
         commands_per_batch_max: int = COMMANDS_PER_BATCH_MAX,
+        partition_count: int = 1,
     ) -> None:
         assert commands_per_batch_max >= 1
         self.store = store
@@ -79,7 +80,7 @@ class StreamProcessor:
         self.partition_id = partition_id
         self.clock = clock
         self.commands_per_batch_max = commands_per_batch_max
-        self.engine = Engine(partition_id)
+        self.engine = Engine(partition_id, partition_count=partition_count)
         # Events whose root command is at or below this were applied before (a snapshot or an
         # earlier run) and are skipped by replay.
         self._applied_floor = self.engine.processed_position(store.view())

@@ -20,9 +20,13 @@ from raybee.partitions.protocol import (
 from .job_streams import JobPush, JobStreams
 from .stores import IncidentStore, JobStore, KeyGenerator, PositionStore
 from .stores.bpmn_cache import BpmnCache
+from .stores.distribution import DistributionStore
 from .stores.element_instances import ElementInstanceStore
 from .stores.job_cache import JobCache
+from .stores.messages import MessageStore
 from .stores.processes import ProcessStore
+from .stores.subscriptions import SubscriptionStore
+from .stores.timers import TimerStore
 from .stores.variables import VariableStore
 
 FOLLOW_UP_COMMANDS_PER_BATCH_MAX = 1_000
@@ -75,6 +79,10 @@ class EngineState:
         self.processes = ProcessStore(reader, writer, bpmn_cache)
         self.element_instances = ElementInstanceStore(reader, writer, bpmn_cache)
         self.variables = VariableStore(reader, writer, bpmn_cache)
+        self.distribution = DistributionStore(reader, writer)
+        self.timers = TimerStore(reader, writer)
+        self.messages = MessageStore(reader, writer)
+        self.subscriptions = SubscriptionStore(reader, writer)
         self._keys = None if writer is None else KeyGenerator(partition_id, reader, writer)
 
     @property
@@ -111,6 +119,8 @@ class ProcessingResult:
     responses: list[Response] = field(default_factory=list)
     follow_up_commands: list[Record] = field(default_factory=list)
     job_pushes: list[JobPush] = field(default_factory=list)
+    # Commands for other partitions, (partition id, command), sent by the host after commit.
+    partition_commands: list[tuple[int, Record]] = field(default_factory=list)
 
 
 class ProcessingContext:
@@ -122,6 +132,28 @@ class ProcessingContext:
         self.command = command
         self.state = state
         self._sink = sink
+        # The rejection this context wrote, if any (a command carried inside another is
+        # acknowledged to its sender with it).
+        self.rejection: Record | None = None
+
+    @property
+    def partition_id(self) -> int:
+        return self._sink.partition_id
+
+    @property
+    def partition_count(self) -> int:
+        return self._sink.partition_count
+
+    def send_to_partition(self, partition_id: int, command: Record) -> None:
+        """Hand `command` to partition `partition_id` after commit (best effort; see
+        engine/distribution.py for sends that must arrive)."""
+        assert partition_id != self._sink.partition_id, "a partition sends itself follow-ups"
+        self._sink.result.partition_commands.append((partition_id, command))
+
+    def inner(self, command: Record) -> "ProcessingContext":
+        """A context for a command carried inside this one (sent by another partition): what
+        it writes is written as this command's answer."""
+        return ProcessingContext(command, self.state, self._sink)
 
     @property
     def job_streams(self) -> JobStreams | None:
@@ -164,6 +196,7 @@ class ProcessingContext:
             reason=reason,
         )
         self.respond(record)
+        self.rejection = record
         return record
 
 
@@ -177,8 +210,10 @@ class RecordSink:
         state: EngineState,
         appliers,
         job_streams: JobStreams | None = None,
+        partition_count: int = 1,
     ):
         self.partition_id = partition_id
+        self.partition_count = partition_count
         self.next_position = next_position
         self.state = state
         self.appliers = appliers

@@ -19,7 +19,10 @@ from raybee.partitions.protocol import (
 )
 
 from .appliers import EventAppliers
+from .bpmn_behaviors.messages import MessageDeadlines
+from .bpmn_behaviors.timers import TimerDueDates
 from .context import EngineState, ProcessingContext, ProcessingResult, ReadOnly, RecordSink
+from .distribution import PendingSends
 from .due import DueWork, JobBackoffs, JobDeadlines
 from .job_streams import JobStreams
 from .processors import CommandProcessors
@@ -27,6 +30,9 @@ from .stores.bpmn_cache import BpmnCache
 from .stores.job_cache import JobCache
 
 log = logging.getLogger(__name__)
+
+# What the clock makes due, each kind of entity scanning its own due dates.
+DUE_WORK = (JobDeadlines(), JobBackoffs(), TimerDueDates(), MessageDeadlines(), PendingSends())
 
 DUE_COMMANDS_PER_CHECK_MAX = 1_000
 REJECTION_REASON_CHARS_KEPT = 1000
@@ -85,12 +91,19 @@ class Replay(Batch):
 
 
 class Engine:
-    def __init__(self, partition_id: int, due_work: tuple[DueWork, ...] | None = None):
+    def __init__(
+        self,
+        partition_id: int,
+        due_work: tuple[DueWork, ...] | None = None,
+        partition_count: int = 1,
+    ):
+        assert partition_count >= 1, partition_count
         self.partition_id = partition_id
+        self.partition_count = partition_count
         self.appliers = EventAppliers()
         self.processors = CommandProcessors()
         self.job_streams = JobStreams()
-        self.due_work = due_work if due_work is not None else (JobDeadlines(), JobBackoffs())
+        self.due_work = due_work if due_work is not None else DUE_WORK
         # What is known about jobs as of the last commit (decoded entries, activation floors):
         # the job a command names was usually written a batch or two ago.
         self._committed_jobs = JobCache()
@@ -123,7 +136,14 @@ class Engine:
         bpmn_cache = BpmnCache(self._committed_bpmn)
         state = EngineState(self.partition_id, txn, txn, cache, bpmn_cache)
         read_only = EngineState(self.partition_id, ReadOnly(txn), None, cache, bpmn_cache)
-        sink = RecordSink(self.partition_id, next_position, state, self.appliers, self.job_streams)
+        sink = RecordSink(
+            self.partition_id,
+            next_position,
+            state,
+            self.appliers,
+            self.job_streams,
+            self.partition_count,
+        )
         queue = deque(commands)
         while queue:
             command = queue.popleft()

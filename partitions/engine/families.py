@@ -7,8 +7,12 @@ from raybee.partitions.protocol import (
     DeploymentRecordValue,
     IncidentRecordValue,
     JobRecordValue,
+    MessageRecordValue,
+    MessageStartEventSubscriptionRecordValue,
+    MessageSubscriptionRecordValue,
     ProcessRecordValue,
     RecordValue,
+    TimerRecordValue,
 )
 from raybee.state import (
     INT_KEY,
@@ -114,3 +118,78 @@ ENGINE_FAMILIES += (
     AWAITING_RESULTS,
     ELEMENT_INCIDENTS,
 )
+
+# ---------------------------------------------------------------------- between partitions
+# Sends to other partitions not acknowledged yet (engine/distribution.py): send key ->
+# [next resend ms, receiving partition, value type, intent, command key, command value JSON],
+# and (next resend ms, send key) for the due-work scan.
+PENDING_SENDS = ColumnFamily("pending_sends", INT_KEY, JSON_VALUE)
+SEND_RESENDS = ColumnFamily("send_resends", tuple_key(int, int), EMPTY_VALUE)
+# Sends received from other partitions, with their answer, kept until they expire: send key ->
+# [expires ms, rejected, rejection reason], and (expires ms, send key).
+RECEIPTS = ColumnFamily("receipts", INT_KEY, JSON_VALUE)
+RECEIPT_EXPIRIES = ColumnFamily("receipt_expiries", tuple_key(int, int), EMPTY_VALUE)
+
+ENGINE_FAMILIES += (PENDING_SENDS, SEND_RESENDS, RECEIPTS, RECEIPT_EXPIRIES)
+
+# ---------------------------------------------------------------------- timers
+# Timers (stores/timers.py): key -> the timer; (due ms, key) for the due-work scan; (owner, key)
+# where the owner is the element instance that waits (or, for a timer start event, the process
+# definition key).
+TIMERS = ColumnFamily("timers", INT_KEY, model_codec(TimerRecordValue))
+TIMER_DUE_DATES = ColumnFamily("timer_due_dates", tuple_key(int, int), EMPTY_VALUE)
+TIMERS_BY_OWNER = ColumnFamily("timers_by_owner", tuple_key(int, int), EMPTY_VALUE)
+
+ENGINE_FAMILIES += (TIMERS, TIMER_DUE_DATES, TIMERS_BY_OWNER)
+
+# ---------------------------------------------------------------------- messages
+# On the partition of a correlation key (stores/messages.py): published messages until they
+# expire, by name and correlation key (oldest first), by deadline, by message id; the processes
+# (bpmn process ids) each message was correlated to.
+MESSAGES = ColumnFamily("messages", INT_KEY, model_codec(MessageRecordValue))
+MESSAGES_BY_NAME = ColumnFamily("messages_by_name", tuple_key(str, str, int), EMPTY_VALUE)
+MESSAGE_DEADLINES = ColumnFamily("message_deadlines", tuple_key(int, int), EMPTY_VALUE)
+MESSAGE_IDS = ColumnFamily("message_ids", tuple_key(str, str, str), INT_VALUE)
+MESSAGE_CORRELATIONS = ColumnFamily("message_correlations", tuple_key(int, str), EMPTY_VALUE)
+# Subscriptions registered here by the partitions of the waiting instances: (element instance
+# key, message name) -> the subscription (its message_key is the message being correlated, or
+# NO_KEY), and (message name, correlation key, element instance key).
+MESSAGE_SUBSCRIPTIONS = ColumnFamily(
+    "message_subscriptions", tuple_key(int, str), model_codec(MessageSubscriptionRecordValue)
+)
+MESSAGE_SUBSCRIPTIONS_BY_NAME = ColumnFamily(
+    "message_subscriptions_by_name", tuple_key(str, str, int), EMPTY_VALUE
+)
+# Message start events of the latest version of each process, on every partition: (message
+# name, bpmn process id) -> the subscription, and (bpmn process id, message name); the instance
+# a correlation key started and that is still active: (bpmn process id, correlation key) ->
+# process instance key, and the reverse.
+MESSAGE_START_SUBSCRIPTIONS = ColumnFamily(
+    "message_start_subscriptions",
+    tuple_key(str, str),
+    model_codec(MessageStartEventSubscriptionRecordValue),
+)
+MESSAGE_START_BY_PROCESS = ColumnFamily(
+    "message_start_by_process", tuple_key(str, str), EMPTY_VALUE
+)
+MESSAGE_START_INSTANCES = ColumnFamily("message_start_instances", tuple_key(str, str), INT_VALUE)
+MESSAGE_START_KEYS = ColumnFamily("message_start_keys", INT_KEY, JSON_VALUE)
+
+ENGINE_FAMILIES += (
+    MESSAGES,
+    MESSAGES_BY_NAME,
+    MESSAGE_DEADLINES,
+    MESSAGE_IDS,
+    MESSAGE_CORRELATIONS,
+    MESSAGE_SUBSCRIPTIONS,
+    MESSAGE_SUBSCRIPTIONS_BY_NAME,
+    MESSAGE_START_SUBSCRIPTIONS,
+    MESSAGE_START_BY_PROCESS,
+    MESSAGE_START_INSTANCES,
+    MESSAGE_START_KEYS,
+)
+# On the partition of the waiting instance (stores/subscriptions.py): (element instance key,
+# message name) -> [the subscription, the send that registers it, the last message correlated].
+PROCESS_SUBSCRIPTIONS = ColumnFamily("process_subscriptions", tuple_key(int, str), JSON_VALUE)
+
+ENGINE_FAMILIES += (PROCESS_SUBSCRIPTIONS,)

@@ -3,6 +3,7 @@
 from .codec import RECORD_SCHEMA, RecordDecodeError, batch_to_records, records_to_batch
 from .enums import (
     INTENTS_BY_VALUE_TYPE,
+    CommandDistributionIntent,
     DeploymentIntent,
     ErrorIntent,
     IncidentIntent,
@@ -42,6 +43,7 @@ from .values import (
     MODEL_VALUE_TYPES,
     NO_KEY,
     VALUE_MODELS,
+    CommandDistributionRecordValue,
     DeploymentRecordValue,
     DeploymentResource,
     ErrorRecordValue,
@@ -89,6 +91,8 @@ __all__ = [
     "TimerRecordValue",
     "IncidentRecordValue",
     "ErrorRecordValue",
+    "CommandDistributionRecordValue",
+    "CommandDistributionIntent",
     "INTENTS_BY_VALUE_TYPE",
     "KEY_PARTITION_SHIFT_BITS",
     "PARTITION_ID_MAX",

@@ -30,6 +30,8 @@ class ValueType(IntEnum):
     VARIABLE_DOCUMENT = 13
     ERROR = 14
     PROCESS_INSTANCE_RESULT = 15
+    # raybee's own: a command sent to another partition until it acknowledges it.
+    COMMAND_DISTRIBUTION = 16
 
 
 class RejectionType(IntEnum):
@@ -76,6 +78,10 @@ class JobBatchIntent(IntEnum):
 class DeploymentIntent(IntEnum):
     CREATE = 0
     CREATED = 1
+    # A deployment created on another partition, distributed to this one (keys and versions
+    # as created there), and stored here.
+    DISTRIBUTE = 2
+    DISTRIBUTED = 3
 
 
 class ProcessIntent(IntEnum):
@@ -169,6 +175,26 @@ class ErrorIntent(IntEnum):
     CREATED = 0
 
 
+class CommandDistributionIntent(IntEnum):
+    """A command one partition sends another, kept by the sender until acknowledged (see
+    partitions/engine/distribution.py)."""
+
+    # Event on the sender: the send is pending (kept, resent when due).
+    STARTED = 0
+    # Command on the receiver: carries the command sent.
+    DISTRIBUTE = 1
+    # Event on the receiver: the command was processed here; its answer is remembered, so a
+    # repeated delivery is answered the same without being processed again.
+    RECEIVED = 2
+    # Command on the sender (from the receiver): the command was processed there.
+    ACKNOWLEDGE = 3
+    # Event on the sender: the send is done.
+    ACKNOWLEDGED = 4
+    # Command on the sender (due work): send it again; event: it was sent again.
+    RESEND = 5
+    RESENT = 6
+
+
 INTENTS_BY_VALUE_TYPE: dict[ValueType, type[IntEnum]] = {
     ValueType.JOB: JobIntent,
     ValueType.DEPLOYMENT: DeploymentIntent,
@@ -186,6 +212,7 @@ INTENTS_BY_VALUE_TYPE: dict[ValueType, type[IntEnum]] = {
     ValueType.VARIABLE_DOCUMENT: VariableDocumentIntent,
     ValueType.ERROR: ErrorIntent,
     ValueType.PROCESS_INSTANCE_RESULT: ProcessInstanceResultIntent,
+    ValueType.COMMAND_DISTRIBUTION: CommandDistributionIntent,
 }
 assert set(INTENTS_BY_VALUE_TYPE) == set(ValueType), "every value type names its intents"
 

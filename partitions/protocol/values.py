@@ -242,6 +242,21 @@ class ErrorRecordValue(RecordValue):
     process_instance_key: int = NO_KEY
 
 
+class CommandDistributionRecordValue(RecordValue):
+    """A command sent from one partition to another (the record key is the send key, drawn
+    on the sender): the receiving partition, and the command carried (its value type, intent,
+    key and value as the record codec's JSON). ACKNOWLEDGE and ACKNOWLEDGED say whether the
+    receiver rejected it, and why; they and RESEND / RESENT carry no command value."""
+
+    partition_id: int = -1
+    value_type: int = -1
+    intent: int = -1
+    command_key: int = NO_KEY
+    command_value: str = ""
+    rejected: bool = False
+    rejection_reason: str = ""
+
+
 VALUE_MODELS: dict[ValueType, type[RecordValue]] = {
     ValueType.JOB: JobRecordValue,
     ValueType.DEPLOYMENT: DeploymentRecordValue,
@@ -259,6 +274,7 @@ VALUE_MODELS: dict[ValueType, type[RecordValue]] = {
     ValueType.VARIABLE_DOCUMENT: VariableDocumentRecordValue,
     ValueType.ERROR: ErrorRecordValue,
     ValueType.PROCESS_INSTANCE_RESULT: ProcessInstanceResultRecordValue,
+    ValueType.COMMAND_DISTRIBUTION: CommandDistributionRecordValue,
 }
 assert set(VALUE_MODELS) == set(ValueType), "every value type has a value model"
 MODEL_VALUE_TYPES: dict[type[RecordValue], ValueType] = {m: vt for vt, m in VALUE_MODELS.items()}

@@ -5,21 +5,42 @@ from collections.abc import Callable
 from enum import IntEnum
 
 from raybee.partitions.protocol import (
+    CommandDistributionIntent,
     DeploymentIntent,
     ErrorIntent,
     IncidentIntent,
     JobBatchIntent,
     JobIntent,
+    MessageIntent,
+    MessageStartEventSubscriptionIntent,
+    MessageSubscriptionIntent,
     ProcessInstanceCreationIntent,
     ProcessInstanceIntent,
     ProcessIntent,
+    ProcessMessageSubscriptionIntent,
     Record,
+    TimerIntent,
     ValueType,
     VariableDocumentIntent,
     VariableIntent,
 )
 
-from . import deployment, error, incident, job, job_batch, process_instance
+from . import (
+    command_distribution,
+    deployment,
+    error,
+    incident,
+    job,
+    job_batch,
+    message,
+    process_instance,
+    timer,
+)
+
+MS = MessageSubscriptionIntent
+PMS = ProcessMessageSubscriptionIntent
+MSE = MessageStartEventSubscriptionIntent
+CD = CommandDistributionIntent
 
 Applier = Callable[["object", Record], None]
 
@@ -57,6 +78,31 @@ APPLIERS: dict[tuple[ValueType, IntEnum, int], Applier] = {
     (ValueType.VARIABLE, VariableIntent.UPDATED, 1): process_instance.variable_set,
     (ValueType.VARIABLE_DOCUMENT, VariableDocumentIntent.UPDATED, 1): process_instance.document_updated,
     (ValueType.ERROR, ErrorIntent.CREATED, 1): error.created,
+    (ValueType.PROCESS_INSTANCE, ProcessInstanceIntent.ELEMENT_COMPLETED, 2): process_instance.element_ended_v2,
+    (ValueType.PROCESS_INSTANCE, ProcessInstanceIntent.ELEMENT_TERMINATED, 2): process_instance.element_ended_v2,
+    (ValueType.DEPLOYMENT, DeploymentIntent.DISTRIBUTED, 1): deployment.deployment_distributed,
+    (ValueType.COMMAND_DISTRIBUTION, CD.STARTED, 1): command_distribution.started,
+    (ValueType.COMMAND_DISTRIBUTION, CD.RECEIVED, 1): command_distribution.received,
+    (ValueType.COMMAND_DISTRIBUTION, CD.ACKNOWLEDGED, 1): command_distribution.acknowledged,
+    (ValueType.COMMAND_DISTRIBUTION, CD.RESENT, 1): command_distribution.resent,
+    (ValueType.TIMER, TimerIntent.CREATED, 1): timer.created,
+    (ValueType.TIMER, TimerIntent.TRIGGERED, 1): timer.removed,
+    (ValueType.TIMER, TimerIntent.CANCELED, 1): timer.removed,
+    (ValueType.MESSAGE, MessageIntent.PUBLISHED, 1): message.published,
+    (ValueType.MESSAGE, MessageIntent.EXPIRED, 1): message.expired,
+    (ValueType.MESSAGE_SUBSCRIPTION, MS.CREATED, 1): message.subscription_created,
+    (ValueType.MESSAGE_SUBSCRIPTION, MS.CORRELATING, 1): message.subscription_correlating,
+    (ValueType.MESSAGE_SUBSCRIPTION, MS.CORRELATED, 1): message.subscription_correlated,
+    (ValueType.MESSAGE_SUBSCRIPTION, MS.REJECTED, 1): message.subscription_rejected,
+    (ValueType.MESSAGE_SUBSCRIPTION, MS.DELETED, 1): message.subscription_deleted,
+    (ValueType.PROCESS_MESSAGE_SUBSCRIPTION, PMS.CREATING, 1): message.process_subscription_creating,
+    (ValueType.PROCESS_MESSAGE_SUBSCRIPTION, PMS.CREATED, 1): message.process_subscription_created,
+    (ValueType.PROCESS_MESSAGE_SUBSCRIPTION, PMS.DELETING, 1): message.process_subscription_deleting,
+    (ValueType.PROCESS_MESSAGE_SUBSCRIPTION, PMS.DELETED, 1): message.process_subscription_deleted,
+    (ValueType.PROCESS_MESSAGE_SUBSCRIPTION, PMS.CORRELATED, 1): message.process_subscription_correlated,
+    (ValueType.MESSAGE_START_EVENT_SUBSCRIPTION, MSE.CREATED, 1): message.start_subscription_created,
+    (ValueType.MESSAGE_START_EVENT_SUBSCRIPTION, MSE.CORRELATED, 1): message.start_subscription_correlated,
+    (ValueType.MESSAGE_START_EVENT_SUBSCRIPTION, MSE.DELETED, 1): message.start_subscription_deleted,
 }
 # fmt: on
 

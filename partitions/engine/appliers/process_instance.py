@@ -103,3 +103,15 @@ def variable_set(state, record):
 
 def document_updated(state, record):
     pass  # the VARIABLE events of the update change state
+
+
+def element_ended_v2(state, record):
+    """Version 2 of ELEMENT_COMPLETED / ELEMENT_TERMINATED: as version 1, and a process
+    instance that a message with a correlation key started releases that key (another message
+    with it may start the next instance; see bpmn_behaviors/start_events.py)."""
+    element_ended(state, record)
+    value = record.value
+    if value.flow_scope_key == NO_KEY and value.bpmn_element_type == "PROCESS":
+        process = state.processes.get(value.process_definition_key)
+        if process is not None and process.model.process.scope.message_start_event_ids:
+            state.messages.release_start(record.key)

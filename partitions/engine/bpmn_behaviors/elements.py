@@ -2,18 +2,16 @@
 
 `behaviour_of(node)` picks the behaviour: an element with a job definition runs as a job
 (service, send, user, business rule tasks; message throw and end events); otherwise by element
-type (and event type for end events). A behaviour's `activate` runs after the element's input
-mappings; it either stops in a wait state (ACTIVATED) or completes the element at once. It
-raises StepFailed to leave an incident.
+type (and event type for end and start events). A behaviour's `activate` runs after the
+element's input mappings; it either stops in a wait state (ACTIVATED) or completes the element
+at once. It raises StepFailed to leave an incident.
 
-Wait states of the next step of issue 8 (receive tasks, message and timer catch events,
-event-based gateways) are ACTIVATED here and register what waits for them through
-`WAITS_ON_ACTIVATION` (a subscription, a timer); nothing is registered yet, so they wait
-forever. Scopes call `ON_SCOPE_ACTIVATED` hooks (event sub-processes will open their start
-events there).
+What an element waits for besides its own work (messages, timers, boundary events, event
+sub-processes) is events.py's: prepared before the behaviour runs, opened when the element is
+ACTIVATED. Catch events that something triggered (a boundary event, an event after an
+event-based gateway, a start event of an event sub-process or of a process started by a
+message or timer) find the trigger's variables in `executor.triggers` and complete with them.
 """
-
-from collections.abc import Callable
 
 from raybee.partitions.engine.bpmn import BpmnElementType, BpmnEventType
 from raybee.partitions.engine.feel import to_json_value
@@ -31,11 +29,6 @@ from .expressions import (
 from .jobs import create_job
 
 E = BpmnElementType
-
-# element type -> hooks(executor, key, node, process) run once the element is ACTIVATED.
-WAITS_ON_ACTIVATION: dict[BpmnElementType, list[Callable]] = {}
-# hooks(executor, key, node, process) run once a scope (process, sub-process) is ACTIVATED.
-ON_SCOPE_ACTIVATED: list[Callable] = []
 
 
 class Automatic:
@@ -67,13 +60,22 @@ class Script(Automatic):
 
 
 class Scope(Automatic):
-    """Process and embedded sub-process: activated, then their none start event."""
+    """Process, embedded sub-process and event sub-process: activated, then their start event -
+    the none start event, the message or timer start event a process instance was started at,
+    or an event sub-process's one start event (which completes with the trigger's
+    variables)."""
 
     def activate(self, executor, key, node, process) -> None:
-        executor.activated(key)
-        for hook in ON_SCOPE_ACTIVATED:
-            hook(executor, key, node, process)
-        start = node.scope.none_start_event_id
+        entry = executor.activated(key)
+        kind = node.element_type
+        if kind is E.EVENT_SUB_PROCESS:
+            start = node.scope.start_event_id
+            variables = executor.triggers.pop((entry.value.flow_scope_key, node.id), {})
+            executor.triggers[(key, start)] = variables
+        elif kind is E.PROCESS:
+            start = executor.start_events.pop(key, None) or node.scope.none_start_event_id
+        else:
+            start = node.scope.none_start_event_id
         if start is None:
             raise StepFailed(
                 EXTRACT_VALUE_ERROR, f"Expected '{node.id}' to have a none start event"
@@ -82,12 +84,25 @@ class Scope(Automatic):
 
 
 class Wait(Automatic):
-    """Activated, then waits for what registered itself in WAITS_ON_ACTIVATION."""
+    """Waits for what it holds (events.py); an event after an event-based gateway that was
+    triggered completes at once with the trigger's variables."""
 
     def activate(self, executor, key, node, process) -> None:
-        executor.activated(key)
-        for hook in WAITS_ON_ACTIVATION.get(node.element_type, ()):
-            hook(executor, key, node, process)
+        entry = executor.activated(key)
+        variables = executor.triggers.pop((entry.value.flow_scope_key, node.id), None)
+        if variables is not None:
+            executor.complete(key, variables or None)
+
+
+class Triggered(Automatic):
+    """Boundary events and start events other than none start events: activated by their
+    trigger, and completed with its variables."""
+
+    def activate(self, executor, key, node, process) -> None:
+        entry = executor.activated(key)
+        variables = executor.triggers.pop((entry.value.flow_scope_key, node.id), None)
+        assert variables is not None, f"'{node.id}' ({node.element_type}) was not triggered"
+        executor.complete(key, variables or None)
 
 
 class TerminateEnd(Automatic):
@@ -164,15 +179,7 @@ def _default_or_incident(node, process):
     )
 
 
-class NotActivated(Automatic):
-    """Elements no flow leads to (boundary events, event sub-processes, message and timer
-    start events): activated by their triggers, which are the next step of issue 8."""
-
-    def activate(self, executor, key, node, process) -> None:
-        raise AssertionError(f"'{node.id}' ({node.element_type}) is not activated by a flow")
-
-
-AUTOMATIC, JOB, WAIT = Automatic(), Job(), Wait()
+AUTOMATIC, JOB, WAIT, TRIGGERED = Automatic(), Job(), Wait(), Triggered()
 _BY_TYPE = {
     E.PROCESS: Scope(),
     E.SUB_PROCESS: Scope(),
@@ -187,8 +194,8 @@ _BY_TYPE = {
     E.RECEIVE_TASK: WAIT,
     E.INTERMEDIATE_CATCH_EVENT: WAIT,
     E.EVENT_BASED_GATEWAY: WAIT,
-    E.BOUNDARY_EVENT: NotActivated(),
-    E.EVENT_SUB_PROCESS: NotActivated(),
+    E.BOUNDARY_EVENT: TRIGGERED,
+    E.EVENT_SUB_PROCESS: Scope(),
 }
 _END_EVENTS = {
     BpmnEventType.NONE: AUTOMATIC,
@@ -208,5 +215,5 @@ def behaviour_of(node) -> Automatic:
 
         return CALL_ACTIVITY
     if kind is E.START_EVENT and node.event_type is not BpmnEventType.NONE:
-        return _BY_TYPE[E.BOUNDARY_EVENT]
+        return TRIGGERED
     return _BY_TYPE[kind]

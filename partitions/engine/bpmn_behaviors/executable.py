@@ -18,6 +18,7 @@ from raybee.partitions.engine.bpmn import (
 from raybee.partitions.engine.feel import FeelExpression, parse
 from raybee.partitions.protocol import ProcessRecordValue
 
+_SELF_CATCHING = frozenset({BpmnElementType.INTERMEDIATE_CATCH_EVENT, BpmnElementType.RECEIVE_TASK})
 JOIN_TYPES = frozenset({BpmnElementType.PARALLEL_GATEWAY, BpmnElementType.INCLUSIVE_GATEWAY})
 PARSED_RESOURCES_CACHED_MAX = 64
 # Parsing is a pure function of the resource: (checksum, name) -> models, shared by the
@@ -49,6 +50,7 @@ class ExecutableProcess:
         "_outgoing",
         "_joins",
         "_reach",
+        "_catches",
     )
 
     def __init__(self, record: ProcessRecordValue, model: ProcessDefinitionModel):
@@ -68,6 +70,7 @@ class ExecutableProcess:
             if node.element_type in JOIN_TYPES and len(node.incoming) > 1
         )
         self._reach: dict[str, frozenset[str]] = {}
+        self._catches: dict[tuple[str, bool], tuple[FlowNode, ...]] = {}
 
     @classmethod
     def load(cls, record: ProcessRecordValue) -> "ExecutableProcess":
@@ -120,6 +123,29 @@ class ExecutableProcess:
                 seen.add(node.attached_to_id)
                 todo.append(node.attached_to_id)
         return frozenset(seen)
+
+    def catch_events(self, element_id: str, body: bool) -> tuple[FlowNode, ...]:
+        """The message and timer catch events an instance of the element waits for while it
+        is active (see bpmn_behaviors/events.py); `body`: the instance is a multi-instance
+        body (which holds the boundary events; its inner instances hold the rest)."""
+        slot = (element_id, body)
+        catches = self._catches.get(slot)
+        if catches is None:
+            catches = self._catches[slot] = self._find_catch_events(self.node(element_id), body)
+        return catches
+
+    def _find_catch_events(self, node: FlowNode, body: bool) -> tuple[FlowNode, ...]:
+        kind = node.element_type
+        found: list[FlowNode] = []
+        if not body and kind in _SELF_CATCHING:
+            found.append(node)
+        if node.multi_instance is None or body:
+            found += (self.node(e) for e in node.boundary_event_ids)
+        if kind is BpmnElementType.EVENT_BASED_GATEWAY:
+            found += (self.node(e) for e in node.event_ids)
+        if node.scope is not None and not body:
+            found += (self.node(e) for e in node.scope.event_sub_process_start_event_ids)
+        return tuple(n for n in found if n.message is not None or n.timer is not None)
 
     # ------------------------------------------------------------------ FEEL
     def feel(self, expression: Expression) -> FeelExpression:

@@ -51,10 +51,14 @@ from raybee.partitions.protocol import (
 from ..bpmn_entries import ElementInstance, ElementState, replaced
 from .call_activity import process_completed, process_terminated
 from .elements import behaviour_of
+from .events import close as close_triggers
+from .events import open_triggers
+from .events import prepare as prepare_triggers
 from .executable import ExecutableProcess
 from .expressions import StepFailed
 from .incidents import raise_incident
 from .multi_instance import activate_body, collect_output_element, inner_completed
+from .start_events import message_start_of, start_next
 from .termination import CLOSERS
 from .variables import evaluate_mappings, propagate, set_local
 
@@ -91,6 +95,16 @@ class Executor:
         self._inclusive_scopes: set[int] = set()
         self._activations = 0
         self._now: dt.datetime | None = None
+        # What instances being activated will wait for (events.prepare), opened at ACTIVATED.
+        self._prepared: dict[int, list] = {}
+        # Variables of a message, timer or error for a catch event about to be activated, by
+        # (flow scope key, element id); taken by the catch event's behaviour (events.py).
+        self.triggers: dict[tuple[int, str], dict] = {}
+        # Process instances that begin at a message or timer start event: key -> its id.
+        self.start_events: dict[int, str] = {}
+        # Scopes an interrupting event sub-process took over in this command: tokens queued
+        # for them are dropped.
+        self.interrupted: set[int] = set()
 
     # ------------------------------------------------------------------ running
     def later(self, step, *args) -> None:
@@ -135,6 +149,9 @@ class Executor:
 
     def activated(self, key: int) -> ElementInstance:
         self._transition(key, ACTIVATED)
+        prepared = self._prepared.pop(key, None)
+        if prepared:
+            open_triggers(self, key, prepared)
         return self.instances.get(key)
 
     def incident(self, key: int, failure: StepFailed) -> None:
@@ -191,8 +208,8 @@ class Executor:
     def _activate_queued(self, scope_key: int, element_id: str) -> None:
         self.count_pending(scope_key, -1)
         scope = self.instances.get(scope_key)
-        if scope is None or scope.state != ElementState.ACTIVATED:
-            return  # the scope ended meanwhile (a terminate end event)
+        if scope is None or scope.state != ElementState.ACTIVATED or scope_key in self.interrupted:
+            return  # the scope ended meanwhile (a terminate end event), or was interrupted
         process = self.process_of(scope)
         self.activate(process, scope_key, scope.value, process.node(element_id))
 
@@ -204,14 +221,24 @@ class Executor:
         node = process.node(entry.value.element_id)
         try:
             if entry.value.bpmn_element_type == BODY:
+                self._prepare(key, node, process, True)
                 activate_body(self, key, node, process)
                 return
             if node.io_mapping.inputs:
                 inputs = evaluate_mappings(self, process, node.io_mapping.inputs, key, "input")
                 set_local(self, key, inputs)
+            self._prepare(key, node, process, False)
             behaviour_of(node).activate(self, key, node, process)
         except StepFailed as failure:
             self.incident(key, failure)
+
+    def _prepare(self, key: int, node, process, body: bool) -> None:
+        """Evaluate the messages and timers the instance will wait for (before ACTIVATED, so
+        a failure leaves it ACTIVATING with an incident)."""
+        if process.catch_events(node.id, body):
+            prepared = prepare_triggers(self, key, node, process, body)
+            if prepared:
+                self._prepared[key] = prepared
 
     def retry_activated(self, key: int) -> None:
         """Retry the step of an ACTIVATED element that failed (a multi-instance body's
@@ -228,6 +255,7 @@ class Executor:
         entry = self._entry(key)
         assert entry.state == ElementState.ACTIVATED, (key, entry.state)
         self._transition(key, COMPLETING, entry)
+        close_triggers(self, key, entry)
         if variables:
             process = self.process_of(entry)
             if process.node(entry.value.element_id).io_mapping.outputs:
@@ -264,8 +292,11 @@ class Executor:
             # Read before ELEMENT_COMPLETED, whose applier removes them.
             result = dict(self.state.variables.local(key))
             awaiting = self.instances.awaiting_result(key)
+            started_by = message_start_of(self, key, entry)
             self._transition(key, COMPLETED, entry)
             process_completed(self, key, entry, result, awaiting)
+            if started_by is not None:
+                self.later(start_next, self, *started_by)
             return
         self._transition(key, COMPLETED, entry)
         if inner:
@@ -401,8 +432,11 @@ class Executor:
             if children_done:
                 if entry.value.bpmn_element_type == PROCESS:
                     awaiting = self.instances.awaiting_result(current)
+                    started_by = message_start_of(self, current, entry)
                     self._transition(current, TERMINATED, entry)
                     process_terminated(self, current, entry, awaiting)
+                    if started_by is not None:
+                        self.later(start_next, self, *started_by)
                 else:
                     self._transition(current, TERMINATED, entry)
                     self._note_scope_changed(entry.value.flow_scope_key)

@@ -4,26 +4,36 @@ context, and answers with follow-up events, follow-up commands, or a rejection."
 from enum import IntEnum
 
 from raybee.partitions.protocol import (
+    CommandDistributionIntent,
     DeploymentIntent,
     IncidentIntent,
     JobBatchIntent,
     JobIntent,
+    MessageIntent,
+    MessageSubscriptionIntent,
     ProcessInstanceCreationIntent,
     ProcessInstanceIntent,
+    ProcessMessageSubscriptionIntent,
     Record,
     RejectionType,
+    TimerIntent,
     ValueType,
     VariableDocumentIntent,
 )
 
 from ..context import ProcessingContext
 from . import (
+    command_distribution,
     deployment,
     incident,
     job,
     job_batch,
+    message,
+    message_subscription,
     process_instance,
     process_instance_creation,
+    process_message_subscription,
+    timer,
     variable_document,
 )
 
@@ -50,6 +60,20 @@ PROCESSORS: dict[tuple[ValueType, IntEnum], type] = {
     (ValueType.INCIDENT, IncidentIntent.RESOLVE): incident.ResolveIncident,
     (ValueType.JOB_BATCH, JobBatchIntent.ACTIVATE): job_batch.ActivateJobs,
     (ValueType.VARIABLE_DOCUMENT, VariableDocumentIntent.UPDATE): variable_document.UpdateVariableDocument,
+    (ValueType.MESSAGE, MessageIntent.PUBLISH): message.PublishMessage,
+    (ValueType.MESSAGE, MessageIntent.EXPIRE): message.ExpireMessage,
+    (ValueType.TIMER, TimerIntent.TRIGGER): timer.TriggerTimer,
+    (ValueType.COMMAND_DISTRIBUTION, CommandDistributionIntent.DISTRIBUTE): command_distribution.Distribute,
+    (ValueType.COMMAND_DISTRIBUTION, CommandDistributionIntent.ACKNOWLEDGE): command_distribution.Acknowledge,
+    (ValueType.COMMAND_DISTRIBUTION, CommandDistributionIntent.RESEND): command_distribution.Resend,
+}
+# Commands that only another partition sends: they arrive inside COMMAND_DISTRIBUTION DISTRIBUTE
+# (engine/distribution.py), never on their own.
+DISTRIBUTED_PROCESSORS: dict[tuple[ValueType, IntEnum], type] = {
+    (ValueType.DEPLOYMENT, DeploymentIntent.DISTRIBUTE): deployment.DistributeDeployment,
+    (ValueType.MESSAGE_SUBSCRIPTION, MessageSubscriptionIntent.CREATE): message_subscription.CreateMessageSubscription,
+    (ValueType.MESSAGE_SUBSCRIPTION, MessageSubscriptionIntent.DELETE): message_subscription.DeleteMessageSubscription,
+    (ValueType.PROCESS_MESSAGE_SUBSCRIPTION, ProcessMessageSubscriptionIntent.CORRELATE): process_message_subscription.CorrelateProcessMessageSubscription,
 }
 # fmt: on
 

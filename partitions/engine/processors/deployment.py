@@ -6,9 +6,17 @@ Versions are per bpmn process id. A process whose latest version came from a res
 same name and the same content (checksum) is a duplicate: the deployment names that version
 with `duplicate=True` and creates nothing. Anything else is a new version.
 
-Distribution (the next step of issue 8): a deployment is processed on partition 1, and its
-DEPLOYMENT CREATED applier keeps it by key (`DEPLOYMENTS`); distributing it to the other
-partitions and receiving it there plug in beside this processor.
+Distribution: with more than one partition, deployments are created on partition 1 only (the
+deployment partition; elsewhere DEPLOYMENT CREATE is rejected, so versions stay one sequence)
+and sent to every other partition as DEPLOYMENT DISTRIBUTE (engine/distribution.py: resent
+until each acknowledges). A receiving partition stores each process it does not hold yet under
+the keys and versions partition 1 gave it (`DistributeDeployment`), so a repeated distribution
+changes nothing; an older version that arrives after a newer one is stored without becoming
+the latest.
+
+A version that becomes the latest opens its message start events (on every partition) and its
+timer start events (on the deployment partition) and closes the previous latest version's
+(bpmn_behaviors/start_events.py).
 """
 
 import hashlib
@@ -25,9 +33,13 @@ from raybee.partitions.protocol import (
 from raybee.partitions.protocol.record import REJECTION_REASON_CHARS_MAX
 
 from ..bpmn_behaviors.executable import parse_resource
+from ..bpmn_behaviors.executor import Executor
+from ..bpmn_behaviors.start_events import process_became_latest
 from ..context import ProcessingContext
+from ..distribution import send
 
 RESOURCES_PER_DEPLOYMENT_MAX = 100
+DEPLOYMENT_PARTITION = 1
 TRUNCATED_SUFFIX = "\n  ... (more problems; the reason is cut at the rejection size limit)"
 
 
@@ -49,6 +61,13 @@ class CreateDeployment:
         refusals += _duplicate_ids(parsed)
         if refusals:
             return ctx.reject(RejectionType.INVALID_ARGUMENT, _reason(refusals))
+        if ctx.partition_count > 1 and ctx.partition_id != DEPLOYMENT_PARTITION:
+            return ctx.reject(
+                RejectionType.INVALID_ARGUMENT,
+                f"Expected deployments on partition {DEPLOYMENT_PARTITION} (the deployment "
+                f"partition, which distributes them), but this is partition {ctx.partition_id}",
+            )
+        executor = Executor(ctx)
         metadata = []
         for resource, checksum, model in parsed:
             latest = ctx.state.processes.latest(model.bpmn_process_id)
@@ -73,8 +92,49 @@ class CreateDeployment:
                 ),
             )
             metadata.append(_metadata(model, key, version, resource, checksum, False))
+            process_became_latest(executor, ctx.state.processes.get(key), latest, deploying=True)
         created = evolve(command.value, processes_metadata=metadata)
-        ctx.respond(ctx.append_event(ctx.next_key(), DeploymentIntent.CREATED, created))
+        deployment_key = ctx.next_key()
+        ctx.respond(ctx.append_event(deployment_key, DeploymentIntent.CREATED, created))
+        for partition_id in range(1, ctx.partition_count + 1):
+            if partition_id != ctx.partition_id:
+                send(ctx, partition_id, DeploymentIntent.DISTRIBUTE, deployment_key, created)
+        executor.drain()
+
+
+class DistributeDeployment:
+    """DEPLOYMENT DISTRIBUTE: a deployment created on the deployment partition (arrives only
+    inside COMMAND_DISTRIBUTION DISTRIBUTE)."""
+
+    def process(self, command, ctx: ProcessingContext) -> None:
+        deployment = command.value
+        processes = ctx.state.processes
+        resources = {r.resource_name: r.resource for r in deployment.resources}
+        executor = Executor(ctx)
+        for meta in deployment.processes_metadata:
+            key = meta.process_definition_key
+            if meta.duplicate or processes.get(key) is not None:
+                continue  # stored by an earlier deployment or distribution
+            previous = processes.latest(meta.bpmn_process_id)
+            ctx.append_event(
+                key,
+                ProcessIntent.CREATED,
+                ProcessRecordValue(
+                    bpmn_process_id=meta.bpmn_process_id,
+                    version=meta.version,
+                    process_definition_key=key,
+                    resource_name=meta.resource_name,
+                    checksum=meta.checksum,
+                    resource=resources[meta.resource_name],
+                    tenant_id=deployment.tenant_id,
+                ),
+            )
+            if previous is None or previous.version < meta.version:
+                process_became_latest(executor, processes.get(key), previous, deploying=False)
+        ctx.append_event(
+            command.key, DeploymentIntent.DISTRIBUTED, evolve(deployment, resources=[])
+        )
+        executor.drain()
 
 
 def _checksum(resource: bytes) -> bytes:

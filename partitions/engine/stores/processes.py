@@ -48,16 +48,20 @@ class ProcessStore:
 
     # ------------------------------------------------------------------ writes (appliers)
     def put(self, record: ProcessRecordValue) -> None:
+        """Store a deployed process. It becomes the latest of its id unless a newer version is
+        stored already (versions distributed from the deployment partition may arrive out of
+        order when a delivery was lost and sent again)."""
         key, process_id = record.process_definition_key, record.bpmn_process_id
         assert self._reader.get(PROCESSES, key) is None, f"process {key} deployed twice"
-        latest = self.latest(process_id)
-        assert latest is None or latest.version < record.version, (
-            f"version {record.version} of '{process_id}' is not newer than {latest}"
+        assert self._reader.get(PROCESS_VERSIONS, (process_id, record.version)) is None, (
+            f"version {record.version} of '{process_id}' deployed twice"
         )
+        latest = self.latest(process_id)
         self._writer.put(PROCESSES, key, record)
         self._writer.put(PROCESS_VERSIONS, (process_id, record.version), key)
-        self._writer.put(PROCESS_LATEST, process_id, key)
-        self._cache.latest[process_id] = key
+        if latest is None or latest.version < record.version:
+            self._writer.put(PROCESS_LATEST, process_id, key)
+            self._cache.latest[process_id] = key
         # The deploying processor parsed the resource already: this load hits the parse cache.
         self._cache.processes[key] = ExecutableProcess.load(record)
 

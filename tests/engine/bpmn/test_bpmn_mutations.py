@@ -130,7 +130,10 @@ def terminated_child_stays_counted(monkeypatch):
         state.variables.remove_scope(record.key)
         state.element_instances.remove(record.key)
 
-    monkeypatch.setitem(APPLIERS, (PI, ProcessInstanceIntent.ELEMENT_TERMINATED, 1), ended)
+    for version in (1, 2):
+        monkeypatch.setitem(
+            APPLIERS, (PI, ProcessInstanceIntent.ELEMENT_TERMINATED, version), ended
+        )
 
 
 def activation_without_element_variables(monkeypatch):

@@ -1,9 +1,7 @@
 """The execute tier of the shared BPMN corpus (`../shared/bpmn/README.md`): these processes run
 to completion with job workers completing every job, and, where a flow needs a variable, the
-test supplies it as a worker would. Files are read from ../shared/bpmn, never copied.
-
-Files that need messages, timers or event sub-processes (the next step of issue 8) are expected
-failures for now, strict: they must flip to passing when those features land."""
+test supplies it as a worker would; messages are published and timers fire as the fake clock
+is advanced. Files are read from ../shared/bpmn, never copied."""
 
 import pytest
 
@@ -17,8 +15,6 @@ from raybee.partitions.protocol import (
 )
 
 USER_TASK = "io.camunda.zeebe:userTask"
-NEEDS_MESSAGES = "message correlation (MESSAGE PUBLISH, subscriptions) is the next step of issue 8"
-NEEDS_TIMERS = "timers and event sub-processes are the next step of issue 8"
 
 
 def deploy_file(bpmn, shared_bpmn, name: str) -> dict[str, int]:
@@ -142,7 +138,6 @@ def test_vacation_request_c_8_1_takes_the_path_its_variables_choose(
     assert not bpmn.incidents()
 
 
-@pytest.mark.xfail(strict=True, reason=NEEDS_MESSAGES)
 def test_pyzeebe_test_starts_by_message_and_maps_its_io(bpmn, shared_bpmn):
     deploy_file(bpmn, shared_bpmn, "clients/pyzeebe-test.bpmn")
     answer = publish(bpmn, "start_test_process", "", {"input": 5, "should_throw": False})
@@ -158,7 +153,6 @@ def test_pyzeebe_test_starts_by_message_and_maps_its_io(bpmn, shared_bpmn):
     assert process.value.bpmn_process_id == "test"
 
 
-@pytest.mark.xfail(strict=True, reason=NEEDS_MESSAGES)
 def test_c_9_1_document_request_waits_for_the_answer_message(bpmn, shared_bpmn):
     deploy_file(bpmn, shared_bpmn, "miwg/C.9.1.bpmn")
     key = bpmn.create("requestDocument_en", {"documentReferenceId": "doc-1"})
@@ -168,7 +162,6 @@ def test_c_9_1_document_request_waits_for_the_answer_message(bpmn, shared_bpmn):
     assert bpmn.completed(key)
 
 
-@pytest.mark.xfail(strict=True, reason=NEEDS_TIMERS)
 def test_c_9_1_reminds_daily_and_calls_after_a_week(bpmn, shared_bpmn):
     deploy_file(bpmn, shared_bpmn, "miwg/C.9.1.bpmn")
     key = bpmn.create("requestDocument_en", {"documentReferenceId": "doc-2"})
@@ -178,13 +171,12 @@ def test_c_9_1_reminds_daily_and_calls_after_a_week(bpmn, shared_bpmn):
     for _ in range(7):
         bpmn.clock.advance(day_ms + 1)
         bpmn.partition.tick()
-        reminders += run_jobs(bpmn, {"email": {}}).count("SendTask_SendReminder")
+        reminders += run_jobs(bpmn, {"email": {}}).count("SendTask_SendReminderEmail")
     assert reminders == 6, "R6/P1D: six reminders"
     assert run_jobs(bpmn, {USER_TASK: {}}) == ["UserTask_CallCustomer"]
     assert bpmn.completed(key)
 
 
-@pytest.mark.xfail(strict=True, reason=NEEDS_MESSAGES + "; " + NEEDS_TIMERS)
 def test_c_9_2_manual_check_requests_documents_through_c_9_1(bpmn, shared_bpmn):
     deploy_file(bpmn, shared_bpmn, "miwg/C.9.1.bpmn")
     deploy_file(bpmn, shared_bpmn, "miwg/C.9.2.bpmn")
@@ -203,5 +195,5 @@ def test_c_9_2_manual_check_requests_documents_through_c_9_1(bpmn, shared_bpmn):
     assert run_jobs(bpmn, {"email": {}}).count("SendTask_RequestDocument") == 2, "one per document"
     for document in ("id", "income"):
         publish(bpmn, "MESSAGE_documentReceived", "case-9", {"document": document})
-    assert run_jobs(bpmn, {USER_TASK: {}}) == ["UserTask_Decide"]
+    assert run_jobs(bpmn, {USER_TASK: {}}) == ["UserTask_DecideOnApplication"]
     assert bpmn.completed(key)
