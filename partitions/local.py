@@ -26,6 +26,9 @@ class LocalPartition:
         self._next_request_id = 0
         self._consumers: dict[int, Callable[[JobPush], bool]] = {}
         self.undelivered_pushes = 0
+        # Commands for other partitions that processed batches handed out, (partition id,
+        # command), for the host to deliver (partitions/local_cluster.py) - after commit.
+        self.outbox: list[tuple[int, Record]] = []
 
     def write_commands(self, commands: list[Record], request_stream_id: int = 1) -> list[Record]:
         """Stamp client commands with the clock and request ids and append them as one unit."""
@@ -53,6 +56,7 @@ class LocalPartition:
         while (result := self.processor.process_batch()) is not None:
             responses.extend(result.responses)
             self._deliver(result.job_pushes)
+            self.outbox.extend(result.partition_commands)
         return responses
 
     # ------------------------------------------------------------------ job push

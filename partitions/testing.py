@@ -159,3 +159,58 @@ def one_task_process(process_id: str = "one-task", job_type: str = "work") -> st
         '<bpmn:sequenceFlow id="f2" sourceRef="task" targetRef="end"/>'
         '<bpmn:endEvent id="end"/>',
     )
+
+
+# ---------------------------------------------------------------------- messages and events
+def publish(
+    name: str,
+    correlation_key: str = "",
+    variables: dict | None = None,
+    time_to_live_ms: int = 60_000,
+    message_id: str = "",
+) -> Record:
+    """MESSAGE PUBLISH (to the partition of the correlation key)."""
+    from raybee.partitions.protocol import MessageIntent, MessageRecordValue
+
+    value = MessageRecordValue(
+        name=name,
+        correlation_key=correlation_key,
+        time_to_live_ms=time_to_live_ms,
+        message_id=message_id,
+        variables=variables or {},
+    )
+    return Record(ValueType.MESSAGE, MessageIntent.PUBLISH, value)
+
+
+def bpmn_message(message_id: str, name: str, correlation_key: str | None = "=key") -> str:
+    """A <bpmn:message> root element (for `bpmn_process(..., extra=...)`); no correlation key
+    for a message that only starts processes."""
+    if correlation_key is None:
+        return f'<bpmn:message id="{message_id}" name="{name}"/>'
+    return (
+        f'<bpmn:message id="{message_id}" name="{name}"><bpmn:extensionElements>'
+        f'<zeebe:subscription correlationKey="{correlation_key}"/></bpmn:extensionElements>'
+        f"</bpmn:message>"
+    )
+
+
+def bpmn_error(error_id: str, code: str) -> str:
+    """A <bpmn:error> root element."""
+    return f'<bpmn:error id="{error_id}" errorCode="{code}"/>'
+
+
+def timer_definition(kind: str, value: str) -> str:
+    """A timerEventDefinition: kind is timeDate, timeDuration or timeCycle."""
+    return (
+        f"<bpmn:timerEventDefinition><bpmn:{kind}>{value}</bpmn:{kind}>"
+        f"</bpmn:timerEventDefinition>"
+    )
+
+
+def message_definition(message_ref: str) -> str:
+    return f'<bpmn:messageEventDefinition messageRef="{message_ref}"/>'
+
+
+def error_definition(error_ref: str | None = None) -> str:
+    ref = f' errorRef="{error_ref}"' if error_ref else ""
+    return f"<bpmn:errorEventDefinition{ref}/>"
