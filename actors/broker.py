@@ -70,7 +70,14 @@ def _resolve(future: asyncio.Future, outcome: Outcome) -> None:
 class Broker:
     """See the module docstring. Created by the supervisor with `Broker.options(...)`."""
 
-    def __init__(self, broker_id: int, data_dir: str | None, tick_ms: int, seed: int) -> None:
+    def __init__(
+        self,
+        broker_id: int,
+        data_dir: str | None,
+        tick_ms: int,
+        seed: int,
+        implementation: str | None = None,
+    ) -> None:
         self.broker_id = broker_id
         root = Path(data_dir) if data_dir else default_data_dir()
         self.root = root / f"broker-{broker_id}"
@@ -88,6 +95,7 @@ class Broker:
             tick_ms,
             self.transport.send,
             self._send_commands,
+            implementation,
         )
         self.recovered = self.core.recover()
         self.core.on_jobs = self._jobs_arrived

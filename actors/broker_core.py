@@ -67,6 +67,7 @@ NOT_LEADER = "not_leader"  # nothing happened; `leader_broker` names the leader 
 UNKNOWN = "unknown"  # may or may not have happened; retry with the same request id
 EXHAUSTED = "exhausted"  # backpressure refused it before it was written; `reason` says why
 UNAVAILABLE = "unavailable"  # this broker holds no replica of the partition
+REFUSED = "refused"  # a membership operation the replica refused; `reason` says why
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ class BrokerCore:
         tick_ms: int,
         send_messages: Callable[[int, list], None],
         send_commands: Callable[[int, int, list[Record], int], None],
-        replica_config=None,
+        implementation: str | None = None,
     ) -> None:
         assert tick_ms >= 1
         self.broker_id = broker_id
@@ -150,7 +151,8 @@ class BrokerCore:
         self.tick_ms = tick_ms
         self.send_messages = send_messages
         self.send_commands = send_commands
-        self.replica_config = replica_config or hosting.default_config(tick_ms)
+        self.implementation = hosting.implementation(implementation)
+        self.replica_config = hosting.default_config(implementation, tick_ms)
         self.replicas: dict[int, Hosted] = {}  # by partition id: one replica per partition
         self.routes: dict[int, int] = {}  # replica id -> broker id, cluster-wide
         self.leader_hints: dict[int, int] = {}  # partition -> broker of its last known leader
@@ -180,7 +182,7 @@ class BrokerCore:
         return self.root / f"p{partition_id}-r{replica_id}"
 
     def _open(self, partition_id: int, replica_id: int, partition_count: int) -> Hosted:
-        replica = hosting.ReplicaClass.open(
+        replica = self.implementation.replica_class.open(
             self._directory(partition_id, replica_id),
             partition_id=partition_id,
             replica_id=replica_id,
@@ -381,6 +383,8 @@ class BrokerCore:
                 raise ValueError(f"unknown membership operation {operation!r}")
         except hosting.NOT_LEADER_ERRORS as error:
             return self._not_leader_outcome(hosted, error)
+        except hosting.MEMBERSHIP_ERRORS as error:
+            return Outcome(REFUSED, reason=f"{operation} of replica {replica_id}: {error}")
         return Outcome(OK)
 
     # ------------------------------------------------------------------ job streams

@@ -75,6 +75,7 @@ WORKER_COMMAND_RETRY_MS = 50
 WORKER_COMMAND_DEADLINE_MS = 60_000
 RESULT_TIMEOUT_MS_DEFAULT = 30_000
 ACTIVATION_FALLBACK_INTERVAL_S = 1.0
+TOPOLOGY_WAIT_S = 30.0
 # Jobs the broker may hold pushed for a worker beyond what it runs now (more are handed back
 # to the partition and found again by activation).
 STREAM_BUFFER_PER_SLOT = 4
@@ -377,12 +378,23 @@ class AsyncClient:
         )
 
     async def topology(self) -> dict:
-        topology = await self._on_loop(self._router.refresh(force=True))
-        return _public_topology(topology)
+        """Partitions (leader, members), brokers (node, state), the replica implementation.
+        While the supervisor restarts, asks again for up to TOPOLOGY_WAIT_S."""
+        deadline = time.monotonic() + TOPOLOGY_WAIT_S
+        while True:
+            try:
+                topology = await self._on_loop(self._router.refresh(force=True))
+                return _public_topology(topology)
+            except (ray.exceptions.RayActorError, TimeoutError):
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
 
 
 def _public_topology(topology: dict) -> dict:
     return {
+        "replica_implementation": topology["replica_implementation"],
+        "job_push": topology["job_push"],
         "partition_count": topology["partition_count"],
         "replication_factor": topology["replication_factor"],
         "partitions": topology["partitions"],
@@ -724,9 +736,9 @@ def connect(
     data_dir: str | None = None,
     tick_ms: int | None = None,
     ready_timeout_s: float = deployment.READY_TIMEOUT_S,
+    replica: str | None = None,
 ) -> Client:
     """A client of raybee. See the module docstring for the embedded default."""
-    from raybee.actors.broker import TICK_MS_DEFAULT
     from raybee.actors.local_cluster import LocalCluster, init_driver
 
     cluster = None
@@ -736,7 +748,7 @@ def connect(
             cluster = LocalCluster.start(nodes=nodes)
             cluster.connect_driver(NAMESPACE)
             supervisor = deployment.deploy(
-                partitions, replication_factor, data_dir, tick_ms or TICK_MS_DEFAULT
+                partitions, replication_factor, data_dir, tick_ms, replica=replica
             )
         else:
             if not ray.is_initialized():

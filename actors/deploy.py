@@ -11,7 +11,7 @@ import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from raybee.actors import hosting
-from raybee.actors.broker import BROKER_NAME_PREFIX, NAMESPACE, TICK_MS_DEFAULT
+from raybee.actors.broker import BROKER_NAME_PREFIX, NAMESPACE
 from raybee.actors.errors import NotStartedError
 from raybee.actors.supervisor import EVENTS_KEY, SUPERVISOR_NAME, supervisor_actor_class
 
@@ -19,6 +19,7 @@ PARTITIONS_DEFAULT = 3
 READY_TIMEOUT_S = 120.0
 READY_POLL_S = 0.1
 SHUTDOWN_CALL_TIMEOUT_S = 10.0
+HEAD_NODE_RESOURCE = "node:__internal_head__"
 
 
 def find_supervisor():
@@ -28,17 +29,30 @@ def find_supervisor():
         return None
 
 
+def _head_node_id() -> str:
+    """The head node (it holds the GCS: when it goes, the cluster goes), else this driver's."""
+    for node in ray.nodes():
+        if node.get("Alive") and HEAD_NODE_RESOURCE in node.get("Resources", {}):
+            return node["NodeID"]
+    return ray.get_runtime_context().get_node_id()
+
+
 def deploy(
     partitions: int = PARTITIONS_DEFAULT,
     replication_factor: int | None = None,
     data_dir: str | None = None,
-    tick_ms: int = TICK_MS_DEFAULT,
+    tick_ms: int | None = None,
     seed: int = 0,
+    replica: str | None = None,
 ):
-    """The supervisor handle, created if missing (placed beside this driver, restarted by Ray
-    wherever it can run if that node goes)."""
+    """The supervisor handle, created if missing (placed on the head node, restarted by Ray
+    wherever it can run if that node goes). `replica` names the hosted replica
+    (`hosting.IMPLEMENTATIONS`); tick_ms defaults to that replica's."""
+    implementation = hosting.implementation(replica)
     if replication_factor is None:
-        replication_factor = hosting.DEFAULT_REPLICATION_FACTOR
+        replication_factor = implementation.default_replication_factor
+    if tick_ms is None:
+        tick_ms = implementation.config_class().tick_ms
     supervisor = find_supervisor()
     if supervisor is not None:
         topology = ray.get(supervisor.topology.remote())
@@ -59,11 +73,9 @@ def deploy(
             max_restarts=-1,
             max_task_retries=0,
             num_cpus=0,
-            scheduling_strategy=NodeAffinitySchedulingStrategy(
-                ray.get_runtime_context().get_node_id(), soft=True
-            ),
+            scheduling_strategy=NodeAffinitySchedulingStrategy(_head_node_id(), soft=True),
         )
-        .remote(partitions, replication_factor, data_dir, tick_ms, seed)
+        .remote(partitions, replication_factor, data_dir, tick_ms, seed, implementation.name)
     )
     ray.get(supervisor.start.remote())
     return supervisor

@@ -177,6 +177,10 @@ class LocalCluster:
         """Kill every process of a (non-head) node at once, as a machine failure would."""
         if node_id == self.head_node_id:
             raise ValueError("refusing to kill the head node: the whole cluster would go")
+        import ray
+
+        if ray.is_initialized() and ray.get_runtime_context().get_node_id() == node_id:
+            raise ValueError("refusing to kill the node this driver is attached to")
         node = self.nodes.pop(node_id)
         # Every process of the node dies at the same moment (SIGKILL, workers included), then
         # Ray's own bookkeeping removes the node.

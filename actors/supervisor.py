@@ -124,12 +124,14 @@ class Supervisor:
         data_dir: str | None,
         tick_ms: int,
         seed: int = 0,
+        implementation: str | None = None,
     ) -> None:
-        if not 1 <= replication_factor <= hosting.REPLICATION_FACTOR_MAX:
+        self.implementation = hosting.implementation(implementation)
+        if not 1 <= replication_factor <= self.implementation.replication_factor_max:
             raise ValueError(
-                f"replication factor {replication_factor} is not supported by the hosted "
-                f"replica ({hosting.REPLICA_IMPLEMENTATION}): at most "
-                f"{hosting.REPLICATION_FACTOR_MAX}"
+                f"replication factor {replication_factor} is not supported by the replica "
+                f"{self.implementation.name!r}: at most "
+                f"{self.implementation.replication_factor_max}"
             )
         if partition_count < 1:
             raise ValueError(f"partition count must be at least 1, got {partition_count}")
@@ -356,7 +358,13 @@ class Supervisor:
                 resources={BROKER_RESOURCE: 1},
                 scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
             )
-            .remote(broker_id, self.data_dir, self.tick_ms, self.seed + broker_id)
+            .remote(
+                broker_id,
+                self.data_dir,
+                self.tick_ms,
+                self.seed + broker_id,
+                self.implementation.name,
+            )
         )
         self.brokers[broker_id] = BrokerView(broker_id, handle, node_id, "starting", now_ms())
         self._last_change_ms = now_ms()
@@ -627,6 +635,8 @@ class Supervisor:
         routes = self._routes()
         return {
             "created": self.created,
+            "replica_implementation": self.implementation.name,
+            "job_push": self.implementation.job_push,
             "partition_count": self.partition_count,
             "replication_factor": self.replication_factor,
             "partitions": {
@@ -687,7 +697,7 @@ class Supervisor:
         }
         return {
             **topology,
-            "replica_implementation": hosting.REPLICA_IMPLEMENTATION,
+            "replica_implementation": self.implementation.name,
             "supervisor": {"incarnation": self.incarnation, "iterations": self.iterations},
             "replicas": replicas,
             "loops": loops,

@@ -233,26 +233,32 @@ def run(args: list[str]) -> dict:
     parser.add_argument("--replication-factor", type=int, default=None)
     parser.add_argument("--concurrency", type=int, default=128)
     parser.add_argument("--no-failover", action="store_true")
+    parser.add_argument("--replica", default=None, help="hosted replica implementation")
     opts = parser.parse_args(args)
 
     import raybee
-    from raybee.actors import hosting
     from raybee.partitions.testing import one_task_process
 
     load_before = os.getloadavg()
     started = time.monotonic()
-    client = raybee.connect(partitions=opts.partitions, replication_factor=opts.replication_factor)
+    client = raybee.connect(
+        partitions=opts.partitions,
+        replication_factor=opts.replication_factor,
+        replica=opts.replica,
+    )
     figures: dict = {
         "cores": os.cpu_count(),
         "load_avg_1m_before": round(load_before[0], 2),
-        "replica": hosting.REPLICA_IMPLEMENTATION,
         "workload": "BPMN start -> one service task -> end; worker completes at once",
         "cluster_start_s": round(client.cluster.started_s, 2),
         "connect_s": round(time.monotonic() - started, 2),
     }
     try:
         cluster = client.cluster
-        figures["replication_factor"] = client.topology()["replication_factor"]
+        topology = client.topology()
+        figures["replica"] = topology["replica_implementation"]
+        figures["job_push"] = topology["job_push"]
+        figures["replication_factor"] = topology["replication_factor"]
         figures["partitions"] = opts.partitions
         client.deploy((f"{PROCESS_ID}.bpmn", one_task_process(PROCESS_ID, JOB_TYPE)))
         completed: list[int] = []
@@ -311,7 +317,7 @@ def run(args: list[str]) -> dict:
             figures["rereplication_s"] = None
             figures["failover_note"] = (
                 "not measured: replication factor "
-                f"{figures['replication_factor']} ({hosting.REPLICA_IMPLEMENTATION} replica)"
+                f"{figures['replication_factor']} ({figures['replica']} replica)"
                 if figures["replication_factor"] < 3
                 else "skipped (--no-failover)"
             )

@@ -39,6 +39,12 @@ def start(args: list[str]) -> int:
     parser.add_argument("--nodes", type=int, default=3, help="local cluster only")
     parser.add_argument("--tick-ms", type=int, default=None)
     parser.add_argument(
+        "--replica",
+        default=None,
+        help="the hosted replica implementation (default: the replicated partition when it "
+        "lands; until then the stand-in)",
+    )
+    parser.add_argument(
         "--no-wait",
         action="store_true",
         help="return once the supervisor runs (brokers are placed as nodes join: `ray up`)",
@@ -47,7 +53,7 @@ def start(args: list[str]) -> int:
     import ray
 
     from raybee.actors import deploy
-    from raybee.actors.broker import NAMESPACE, TICK_MS_DEFAULT
+    from raybee.actors.broker import NAMESPACE
     from raybee.actors.local_cluster import STATE_FILE, LocalCluster, detached_address
 
     started = time.monotonic()
@@ -70,7 +76,8 @@ def start(args: list[str]) -> int:
             opts.partitions,
             opts.replication_factor,
             opts.data_dir,
-            opts.tick_ms or TICK_MS_DEFAULT,
+            opts.tick_ms,
+            replica=opts.replica,
         )
         if opts.no_wait:
             print(

@@ -159,24 +159,24 @@ def run(args: list[str]) -> int:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--rate", type=float, default=RATE_PER_S_DEFAULT)
     parser.add_argument("--dir", default=None, help="data directory (default: Ray's session)")
+    parser.add_argument("--replica", default=None, help="hosted replica implementation")
     opts = parser.parse_args(args)
     logging.basicConfig(level=logging.WARNING, format="  [%(name)s] %(message)s")
     logging.getLogger("raybee.actors.client").setLevel(logging.ERROR)
 
     import raybee
-    from raybee.actors import hosting
 
-    replicated = hosting.REPLICATION_FACTOR_MAX >= 3
     demo_started = time.monotonic()
     say("== 1. An embedded Ray cluster: 3 nodes on 127.0.0.1, one raybee broker on each")
-    client = raybee.connect(data_dir=opts.dir)
+    client = raybee.connect(data_dir=opts.dir, replica=opts.replica)
     try:
         topology = client.topology()
+        replicated = topology["replication_factor"] >= 3
         say(
             f"  Ray nodes up in {client.cluster.started_s:.1f} s; raybee serving after "
             f"{time.monotonic() - demo_started:.1f} s: {topology['partition_count']} partitions, "
             f"replication factor {topology['replication_factor']} "
-            f"({hosting.REPLICA_IMPLEMENTATION} replica)"
+            f"({topology['replica_implementation']} replica)"
         )
         for partition, info in topology["partitions"].items():
             members = ", ".join(f"r{r}@b{m['broker']}" for r, m in info["members"].items())

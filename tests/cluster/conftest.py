@@ -29,14 +29,17 @@ def client():
         client.close()
 
 
-def wait_for(predicate, timeout_s: float, what: str, interval_s: float = 0.1):
-    """Poll until predicate() is truthy; return its value or fail naming what was awaited."""
+def wait_for(predicate, timeout_s: float, what: str, interval_s: float = 0.1, fail=True):
+    """Poll until predicate() is truthy; return its value or fail naming what was awaited
+    (with fail=False return the last value: a precise check follows)."""
     deadline = time.monotonic() + timeout_s
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
+            if not fail:
+                return value
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
         time.sleep(interval_s)
 

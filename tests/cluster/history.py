@@ -1,15 +1,23 @@
 """Checks over the committed logs of a running cluster: every acknowledged process instance was
-created once and completed exactly once, no job was completed twice, no key was issued twice.
+created once and completed exactly once, no create request made two instances (a retry applied
+twice), no job was completed twice, no key was issued twice.
 
 The logs are read from each partition's leader broker (`Broker.read_committed`); the checks look
 only at committed EVENTS, so what a client saw as an unknown outcome cannot hide a duplicate.
 """
 
 import collections
+import time
 
 import ray
 
-from raybee.partitions.protocol import JobIntent, ProcessInstanceIntent, RecordType, ValueType
+from raybee.partitions.protocol import (
+    JobIntent,
+    ProcessInstanceCreationIntent,
+    ProcessInstanceIntent,
+    RecordType,
+    ValueType,
+)
 
 PAGE_RECORDS = 20_000
 # Events that carry a key the first time it is used: each such key appears once in a log.
@@ -19,10 +27,22 @@ KEY_ISSUING_EVENTS = {
 }
 
 
-def committed_log(client, partition: int) -> list:
-    topology = client.topology()
-    broker = topology["partitions"][partition]["leader_broker"]
-    handle = client.router.handles[broker]
+def committed_log(client, partition: int, timeout_s: float = 30.0) -> list:
+    """The partition's committed records, read from its leader (retried while leadership
+    moves or the topology still names a broker that is gone)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            broker = client.topology()["partitions"][partition]["leader_broker"]
+            handle = client.router.handles[broker]
+            return _read_all(handle, partition)
+        except (KeyError, ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def _read_all(handle, partition: int) -> list:
     records, position = [], 1
     while True:
         page = ray.get(handle.read_committed.remote(partition, position, PAGE_RECORDS), timeout=60)
@@ -37,6 +57,7 @@ def history(client) -> dict:
     completed = collections.Counter()
     jobs_completed = collections.Counter()
     keys = collections.Counter()
+    creations = collections.Counter()  # (request stream id, request id) -> instances created
     for partition in client.router.partitions():
         for record in committed_log(client, partition):
             if record.record_type != RecordType.EVENT:
@@ -52,11 +73,18 @@ def history(client) -> dict:
                 jobs_completed[record.key] += 1
             if (record.value_type, record.intent) in KEY_ISSUING_EVENTS:
                 keys[record.key] += 1
+            if (
+                record.value_type == ValueType.PROCESS_INSTANCE_CREATION
+                and record.intent == ProcessInstanceCreationIntent.CREATED
+                and record.request_stream_id >= 0
+            ):
+                creations[(record.request_stream_id, record.request_id)] += 1
     return {
         "created": created,
         "completed": completed,
         "jobs_completed": jobs_completed,
         "keys": keys,
+        "creations": creations,
     }
 
 
@@ -70,7 +98,7 @@ def problems(found: dict, acknowledged: set[int]) -> list[str]:
             out.append(
                 f"instance {key} was acknowledged, completed {found['completed'][key]} times"
             )
-    for kind in ("created", "completed", "jobs_completed", "keys"):
+    for kind in ("created", "completed", "jobs_completed", "keys", "creations"):
         twice = [k for k, n in found[kind].items() if n > 1]
         if twice:
             out.append(f"{kind}: {len(twice)} keys more than once, e.g. {twice[:5]}")

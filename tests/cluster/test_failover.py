@@ -10,8 +10,8 @@
 - a fault-injecting transport between the brokers (drops, delays, a network partition) under
   load: the same history checks, and the counts of the faults it applied.
 
-Needs the replicated partition: with the stand-in replica (replication factor 1) the module is
-skipped, saying so.
+Runs on `FAILOVER_REPLICA`: the TEMPORARY Raft stand-in until the replicated partition lands
+(then the real one, and the stand-in goes).
 """
 
 import asyncio
@@ -21,17 +21,10 @@ import time
 import pytest
 import ray
 
-from raybee.actors import hosting
 from raybee.partitions.testing import one_task_process
 
-pytestmark = [
-    pytest.mark.timeout(300),
-    pytest.mark.skipif(
-        hosting.REPLICATION_FACTOR_MAX < 3,
-        reason=f"failover needs replication factor 3; the hosted replica is "
-        f"{hosting.REPLICA_IMPLEMENTATION} (at most {hosting.REPLICATION_FACTOR_MAX})",
-    ),
-]
+pytestmark = pytest.mark.timeout(300)
+FAILOVER_REPLICA = "raft-standin"
 
 PROCESS_ID = "failover"
 JOB_TYPE = "failover-work"
@@ -43,7 +36,7 @@ ACKNOWLEDGED: set[int] = set()
 def cluster_client():
     import raybee
 
-    client = raybee.connect(partitions=3, replication_factor=3, nodes=3)
+    client = raybee.connect(partitions=3, replication_factor=3, nodes=3, replica=FAILOVER_REPLICA)
     try:
         client.deploy((f"{PROCESS_ID}.bpmn", one_task_process(PROCESS_ID, JOB_TYPE)))
 
@@ -51,6 +44,7 @@ def cluster_client():
         async def work(job):
             return {"done": True}
 
+        client.test_worker = work.worker
         yield client
     finally:
         client.close()
@@ -121,12 +115,8 @@ def test_killing_a_leaders_node_under_load_loses_nothing(cluster_client, tools):
         f"new leader of partition {partition} seen {new_leader_after_s:.2f} s after the kill; "
         f"errors during the run: {errors}"
     )
-    tools.wait_for(
-        lambda: set(tools.history(client)["completed"]) >= acked or None,
-        60,
-        "every acknowledged instance completed",
-        interval_s=0.5,
-    )
+    done = client.test_worker.stats.completed_at  # instance key -> completion acknowledged
+    tools.wait_for(lambda: set(done) >= acked, 60, "completions", fail=False)
     assert not tools.history_problems(tools.history(client), acked)
 
 
@@ -202,10 +192,6 @@ def test_a_faulty_network_between_brokers_loses_nothing(cluster_client, tools, s
     faults = {kind: sum(c[kind] for c in counts) for kind in counts[0]}
     print(f"faults applied: {faults}; client errors: {errors}; broker {isolated} cut off")
     assert faults["dropped"] > 0 and faults["delayed"] > 0 and faults["cut_off"] > 0
-    tools.wait_for(
-        lambda: set(tools.history(client)["completed"]) >= acked or None,
-        60,
-        "every acknowledged instance completed",
-        interval_s=0.5,
-    )
+    done = client.test_worker.stats.completed_at  # instance key -> completion acknowledged
+    tools.wait_for(lambda: set(done) >= acked, 60, "completions", fail=False)
     assert not tools.history_problems(tools.history(client), ACKNOWLEDGED)
