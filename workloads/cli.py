@@ -1,12 +1,13 @@
 """The `raybee` command line: `raybee demo`, `raybee bench <area> [--json]`,
-`raybee start | status | stop` (raybee in a Ray cluster: workloads/cluster_cli.py)."""
+`raybee start | status | stop` (raybee in a Ray cluster: workloads/cluster_cli.py), `raybee gateway`
+(the Zeebe-compatible gRPC gateway: actors/gateway/command.py)."""
 
 import argparse
 import importlib
 import json
 import sys
 
-BENCH_AREAS = ("journal", "protocol", "raft", "state", "engine", "feel", "cluster")
+BENCH_AREAS = ("journal", "protocol", "raft", "state", "engine", "feel", "cluster", "gateway")
 CLUSTER_COMMANDS = {
     "start": "deploy raybee into a Ray cluster (or start a local one)",
     "status": "print brokers, replicas, lag, health and the supervisor's events",
@@ -42,7 +43,14 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("area", choices=BENCH_AREAS)
     for name, text in CLUSTER_COMMANDS.items():
         commands.add_parser(name, help=text, add_help=False)
+    commands.add_parser(
+        "gateway", help="serve Zeebe's gRPC gateway protocol for raybee", add_help=False
+    )
     args, rest = parser.parse_known_args(argv)
+    if args.command == "gateway":
+        from raybee.actors.gateway.command import main as gateway_main
+
+        return gateway_main(rest)
     if args.command == "bench":
         return _bench(args.area, rest)
     if args.command in CLUSTER_COMMANDS:
