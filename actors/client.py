@@ -24,6 +24,7 @@ block; `client.aio` has the same methods as coroutines, awaitable from any event
 import asyncio
 import atexit
 import concurrent.futures
+import contextlib
 import inspect
 import itertools
 import logging
@@ -590,6 +591,16 @@ class _LoopThread:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout_s)
 
     def stop(self) -> None:
+        """Cancel what still runs on the loop (calls in flight), then stop it."""
+
+        async def cancel_the_rest() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        with contextlib.suppress(Exception):
+            self.run(cancel_the_rest(), timeout_s=5)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=5)
 
