@@ -13,9 +13,9 @@ How a send arrives exactly once
 - The receiver processes `DISTRIBUTE` by running the carried command's processor (the
   `DISTRIBUTED_PROCESSORS` table: only those commands may arrive this way) as if the command
   had been written to its own log; what that writes is the answer. It then writes `RECEIVED`
-  (a receipt: the send key and whether the command was rejected, kept for
-  `RECEIPT_RETENTION_MS`) and hands the host an `ACKNOWLEDGE` for the sender (the partition of
-  the send key) saying whether the command was rejected, and why.
+  (a receipt: the send key and the answer - how the command was rejected, NONE if it was not,
+  and why - kept for `RECEIPT_RETENTION_MS`) and hands the host an `ACKNOWLEDGE` with the
+  answer for the sender (the partition of the send key).
 - A repeated `DISTRIBUTE` whose receipt is kept is not processed again: it is rejected
   (ALREADY_EXISTS, naming the first answer) and acknowledged again with the first answer. So
   every receiver is idempotent, whatever its command, and the sender hears one answer.
@@ -89,7 +89,7 @@ def distribute_command(send_key: int, carried: CommandDistributionRecordValue) -
 
 
 def acknowledge_command(
-    send_key: int, receiver: int, carried, rejected: bool, reason: str
+    send_key: int, receiver: int, carried, rejection_type: int, reason: str
 ) -> Record:
     """What the receiver sends back: the send key and the answer (not the command value)."""
     value = CommandDistributionRecordValue(
@@ -97,7 +97,7 @@ def acknowledge_command(
         value_type=carried.value_type,
         intent=carried.intent,
         command_key=carried.command_key,
-        rejected=rejected,
+        rejection_type=int(rejection_type),
         rejection_reason=reason,
     )
     return Record(DISTRIBUTION, CommandDistributionIntent.ACKNOWLEDGE, value, key=send_key)
@@ -115,7 +115,7 @@ def without_command(carried: CommandDistributionRecordValue) -> CommandDistribut
         value_type=carried.value_type,
         intent=carried.intent,
         command_key=carried.command_key,
-        rejected=carried.rejected,
+        rejection_type=carried.rejection_type,
         rejection_reason=carried.rejection_reason,
     )
 

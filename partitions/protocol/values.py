@@ -245,15 +245,16 @@ class ErrorRecordValue(RecordValue):
 class CommandDistributionRecordValue(RecordValue):
     """A command sent from one partition to another (the record key is the send key, drawn
     on the sender): the receiving partition, and the command carried (its value type, intent,
-    key and value as the record codec's JSON). ACKNOWLEDGE and ACKNOWLEDGED say whether the
-    receiver rejected it, and why; they and RESEND / RESENT carry no command value."""
+    key and value as the record codec's JSON). RECEIVED, ACKNOWLEDGE and ACKNOWLEDGED carry the
+    receiver's answer: how it rejected the command (a RejectionType; NONE: it took it) and why;
+    they and RESEND / RESENT carry no command value."""
 
     partition_id: int = -1
     value_type: int = -1
     intent: int = -1
     command_key: int = NO_KEY
     command_value: str = ""
-    rejected: bool = False
+    rejection_type: int = 0
     rejection_reason: str = ""
 
 

@@ -27,5 +27,7 @@ def received(state, record):
     value = record.value
     distribution.remember(
         record.key,
-        Receipt(record.timestamp_ms + RECEIPT_RETENTION_MS, value.rejected, value.rejection_reason),
+        Receipt(
+            record.timestamp_ms + RECEIPT_RETENTION_MS, value.rejection_type, value.rejection_reason
+        ),
     )

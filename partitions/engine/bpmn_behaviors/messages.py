@@ -154,8 +154,10 @@ def start_correlation(ctx, subscription, message_key: int, message) -> None:
     )
 
 
-def correlation_answered(ctx, request, rejected: bool, reason: str) -> None:
-    """The acknowledgement hook of PROCESS_MESSAGE_SUBSCRIPTION CORRELATE."""
+def correlation_answered(ctx, request, rejection: RejectionType, reason: str) -> None:
+    """The acknowledgement hook of PROCESS_MESSAGE_SUBSCRIPTION CORRELATE. A subscription the
+    instance's partition says is closed (NOT_FOUND: its element left) is removed here at once
+    - its DELETE may still be on its way - so the message is not offered to it again."""
     messages = ctx.state.messages
     key, name = request.element_instance_key, request.message_name
     answered = MessageSubscriptionRecordValue(
@@ -168,13 +170,16 @@ def correlation_answered(ctx, request, rejected: bool, reason: str) -> None:
         interrupting=request.interrupting,
         tenant_id=request.tenant_id,
     )
-    if not rejected:
+    if rejection == RejectionType.NONE:
         ctx.append_event(key, MS.CORRELATED, answered)
         subscription = messages.subscription(key, name)
         if subscription is not None and subscription.message_key == NO_KEY:
             poll(ctx, subscription)  # a subscription that stays open takes the next message
         return
     ctx.append_event(key, MS.REJECTED, answered)
+    subscription = messages.subscription(key, name)
+    if rejection == RejectionType.NOT_FOUND and subscription is not None:
+        ctx.append_event(key, MS.DELETED, subscription)
     message = messages.get(request.message_key)
     if is_live(message, ctx.now_ms):
         correlate_to_subscriptions(ctx, request.message_key, message, excluded=(key, name))

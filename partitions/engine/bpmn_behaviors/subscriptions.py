@@ -82,7 +82,7 @@ def _send_delete(ctx, value) -> None:
          value.element_instance_key, _registration(value))  # fmt: skip
 
 
-def registered(ctx, registration: MessageSubscriptionRecordValue, rejected, reason) -> None:
+def registered(ctx, registration: MessageSubscriptionRecordValue, rejection, reason) -> None:
     """The acknowledgement hook of MESSAGE_SUBSCRIPTION CREATE (a rejection means it was
     registered before: the same for us)."""
     subscription = ctx.state.subscriptions.get(
@@ -120,8 +120,10 @@ def correlate(ctx, command) -> None:
         )
     entry = ctx.state.element_instances.get(key)
     if entry is None or entry.state != ElementState.ACTIVATED:
+        # NOT_FOUND: the message's partition drops its side of a subscription that cannot
+        # take anything any more.
         return ctx.reject(
-            RejectionType.INVALID_STATE,
+            RejectionType.NOT_FOUND if entry is None else RejectionType.INVALID_STATE,
             f"Expected element instance '{key}' to wait for message '{request.message_name}', "
             f"but it is {'gone' if entry is None else entry.state.value}",
         )

@@ -24,8 +24,9 @@ from ..distribution import (
 
 I = CommandDistributionIntent  # noqa: E741
 
-# What the sender does once a command it sent was processed: hook(ctx, command value, rejected,
-# reason), by (value type, intent) of the command. Commands without a hook need nothing more.
+# What the sender does once a command it sent was processed: hook(ctx, command value, rejection
+# type (NONE: taken), reason), by (value type, intent) of the command. Commands without a hook
+# need nothing more.
 ACKNOWLEDGEMENT_HOOKS = {
     (ValueType.MESSAGE_SUBSCRIPTION, MessageSubscriptionIntent.CREATE): subscriptions.registered,
     (ValueType.PROCESS_MESSAGE_SUBSCRIPTION, ProcessMessageSubscriptionIntent.CORRELATE): (
@@ -40,12 +41,12 @@ def _carried(value):
     return value_type, intent_of(value_type, value.intent)
 
 
-def _run_hook(ctx, carried, rejected: bool, reason: str) -> None:
+def _run_hook(ctx, carried, rejection_type: int, reason: str) -> None:
     value_type, intent = _carried(carried)
     hook = ACKNOWLEDGEMENT_HOOKS.get((value_type, intent))
     if hook is not None:
         command_value = VALUE_MODELS[value_type].model_validate_json(carried.command_value)
-        hook(ctx, command_value, rejected, reason)
+        hook(ctx, command_value, RejectionType(rejection_type), reason)
 
 
 class Distribute:
@@ -80,19 +81,19 @@ class Distribute:
             )
             ctx.reject(RejectionType.INVALID_ARGUMENT, reason)
             if not local:
-                self._acknowledge(ctx, send_key, carried, True, reason)
+                self._acknowledge(ctx, send_key, carried, RejectionType.INVALID_ARGUMENT, reason)
             return
         if not local:
             receipt = ctx.state.distribution.receipt(send_key)
             if receipt is not None:
-                answer = "rejected" if receipt.rejected else "accepted"
+                answer = RejectionType(receipt.rejection_type).name
                 ctx.reject(
                     RejectionType.ALREADY_EXISTS,
                     f"Expected a send not processed yet, but send '{send_key}' from partition "
-                    f"{sender_of(send_key)} was processed before ({answer})",
+                    f"{sender_of(send_key)} was processed before (rejection: {answer})",
                 )
                 self._acknowledge(
-                    ctx, send_key, carried, receipt.rejected, receipt.rejection_reason
+                    ctx, send_key, carried, receipt.rejection_type, receipt.rejection_reason
                 )
                 return
         inner = Record(
@@ -107,20 +108,24 @@ class Distribute:
         inner_ctx = ctx.inner(inner)
         processor.process(inner, inner_ctx)
         rejection = inner_ctx.rejection
-        rejected = rejection is not None
-        reason = rejection.rejection_reason if rejected else ""
+        rejection_type = RejectionType.NONE if rejection is None else rejection.rejection_type
+        reason = "" if rejection is None else rejection.rejection_reason
         if local:
-            _run_hook(ctx, carried, rejected, reason)
+            _run_hook(ctx, carried, rejection_type, reason)
             return
         ctx.append_event(
             send_key,
             I.RECEIVED,
-            evolve(without_command(carried), rejected=rejected, rejection_reason=reason),
+            evolve(
+                without_command(carried),
+                rejection_type=int(rejection_type),
+                rejection_reason=reason,
+            ),
         )
-        self._acknowledge(ctx, send_key, carried, rejected, reason)
+        self._acknowledge(ctx, send_key, carried, rejection_type, reason)
 
-    def _acknowledge(self, ctx, send_key, carried, rejected, reason) -> None:
-        ack = acknowledge_command(send_key, ctx.partition_id, carried, rejected, reason)
+    def _acknowledge(self, ctx, send_key, carried, rejection_type, reason) -> None:
+        ack = acknowledge_command(send_key, ctx.partition_id, carried, rejection_type, reason)
         ctx.send_to_partition(sender_of(send_key), ack)
 
 
@@ -139,11 +144,11 @@ class Acknowledge:
             I.ACKNOWLEDGED,
             evolve(
                 without_command(pending.value),
-                rejected=answer.rejected,
+                rejection_type=answer.rejection_type,
                 rejection_reason=answer.rejection_reason,
             ),
         )
-        _run_hook(ctx, pending.value, answer.rejected, answer.rejection_reason)
+        _run_hook(ctx, pending.value, answer.rejection_type, answer.rejection_reason)
 
 
 class Resend:

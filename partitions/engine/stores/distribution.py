@@ -18,7 +18,7 @@ class PendingSend(NamedTuple):
 
 class Receipt(NamedTuple):
     expires_ms: int
-    rejected: bool
+    rejection_type: int
     rejection_reason: str
 
 
