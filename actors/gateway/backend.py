@@ -16,13 +16,14 @@ process) - the servicers cannot tell them apart.
 import asyncio
 import itertools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from raybee.actors import errors
 from raybee.actors.client import AsyncClient, Deployment, ProcessInstance
 from raybee.actors.routing import partition_for_key
 from raybee.partitions.protocol import (
-    NO_KEY,
     JobIntent,
     JobRecordValue,
     ProcessInstanceCreationIntent,
@@ -35,11 +36,18 @@ from raybee.partitions.protocol import (
 log = logging.getLogger(__name__)
 
 ERROR_MESSAGE_CHARS_MAX = 4_000
+# A deployment is answered by partition 1 and then distributed to the others (the engine's
+# command distribution): a create sent meanwhile to another partition is refused NOT_FOUND
+# (nothing written) and sent again, with a new request id, for up to this long - the client's
+# rule (actors/client.py), which the gateway's create-with-result cannot reach (see below).
+DISTRIBUTION_WAIT_MS = 10_000
+DISTRIBUTION_RETRY_MS = 50
 # What the client/router library lacks and the backend builds itself (for the Ray engineer):
 NEEDS_FROM_CLIENT = {
     "fail_job": "AsyncClient.fail_job takes no variables (FailJobRequest.variables)",
     "create_instance_with_result": "AsyncClient.create_instance_with_result takes no process "
-    "definition key and returns neither version nor definition key",
+    "definition key and returns neither version nor definition key (so the gateway repeats "
+    "the client's distribution wait)",
     "activate_jobs": "AsyncClient.activate_jobs returns Job without worker, process "
     "definition key and version (the gateway reads Router.activate_jobs instead)",
     "update_job_timeout": "no AsyncClient.update_job_timeout",
@@ -82,6 +90,7 @@ class Backend:
         self.router = router
         self.streams = streams
         self._stream_ids = itertools.count(1)
+        self._deployed_at: dict[str, float] = {}  # bpmn process id -> when deployed here
 
     @property
     def partition_count(self) -> int:
@@ -101,7 +110,10 @@ class Backend:
 
     # ------------------------------------------------------------------ processes
     async def deploy(self, resources: list[tuple[str, bytes]]) -> Deployment:
-        return await self.client.deploy(*resources)
+        deployment = await self.client.deploy(*resources)
+        for process in deployment.processes:
+            self._deployed_at[process["bpmn_process_id"]] = time.monotonic()
+        return deployment
 
     async def create_instance(
         self, bpmn_process_id: str, variables: dict, version: int, definition_key: int
@@ -119,6 +131,10 @@ class Backend:
         timeout_ms: int,
         fetch_variables: list[str],
     ) -> ProcessInstanceResultRecordValue:
+        """Like AsyncClient's create with result (round-robin, and a create refused NOT_FOUND
+        shortly after this backend deployed the process is sent again while the deployment
+        reaches the other partitions), but by definition key too, and answered with the whole
+        result (version and definition key included)."""
         router = self.router
         if router.topology is None:
             await router.refresh()
@@ -134,12 +150,17 @@ class Backend:
             ProcessInstanceCreationIntent.CREATE_WITH_AWAITING_RESULT,
             value,
         )
-        partition = (
-            partition_for_key(definition_key)
-            if definition_key != NO_KEY
-            else router.next_partition()
-        )
-        return (await router.execute(partition, command, timeout_ms)).value
+        while True:
+            try:
+                record = await router.execute(router.next_partition(), command, timeout_ms)
+                return record.value
+            except errors.NotFoundError:
+                deployed_at = self._deployed_at.get(bpmn_process_id)
+                if deployed_at is None or (
+                    time.monotonic() - deployed_at > DISTRIBUTION_WAIT_MS / 1000
+                ):
+                    raise
+                await asyncio.sleep(DISTRIBUTION_RETRY_MS / 1000)
 
     async def cancel_instance(self, process_instance_key: int) -> None:
         await self.client.cancel_instance(process_instance_key)
