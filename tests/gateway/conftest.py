@@ -236,3 +236,23 @@ def token_server():
         yield server
     finally:
         server.close()
+
+
+# ---------------------------------------------------------------------- the partition's log
+def events_of(gateway: ThreadedGateway, value_type, intent) -> list:
+    """Events of one kind in the in-process partition's log (read on the gateway's loop)."""
+
+    async def read():
+        log = gateway.backend.router.partition.log
+        return [
+            r
+            for r in log.read_from(1, skip_commands=True)
+            if r.value_type == value_type and r.intent == intent and r.is_event
+        ]
+
+    return gateway.run(read(), 10)
+
+
+@pytest.fixture
+def log_events(gateway):
+    return lambda value_type, intent: events_of(gateway, value_type, intent)
