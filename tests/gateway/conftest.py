@@ -3,11 +3,13 @@ process, in a background thread), the real clients (pyzeebe from PyPI, zbctl 8.4
 installed by `make zbctl` into build/npm), BPMN files, a throwaway TLS certificate and a tiny
 OAuth token server on 127.0.0.1."""
 
+import base64
 import json
 import os
 import shutil
 import subprocess
 import threading
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -180,6 +182,23 @@ def tls_files(tmp_path_factory) -> tuple[Path, Path]:
     return cert, key
 
 
+def _credentials(body: str, authorization: str) -> list[tuple[str, str]]:
+    """The (client id, secret) pairs a token request carries: as JSON (zbctl), as a form, or
+    as HTTP basic authentication (requests-oauthlib)."""
+    found = []
+    try:
+        fields = json.loads(body)
+    except ValueError:
+        fields = {k: v[0] for k, v in urllib.parse.parse_qs(body).items()}
+    if isinstance(fields, dict) and "client_id" in fields:
+        found.append((fields.get("client_id"), fields.get("client_secret")))
+    if authorization.lower().startswith("basic "):
+        decoded = base64.b64decode(authorization[6:]).decode()
+        client_id, _, secret = decoded.partition(":")
+        found.append((urllib.parse.unquote(client_id), urllib.parse.unquote(secret)))
+    return found
+
+
 class TokenServer:
     """An OAuth client-credentials endpoint on 127.0.0.1 that issues one fixed token to one
     client; counts what it was asked."""
@@ -195,7 +214,9 @@ class TokenServer:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-                authorized = server.client_id in body + self.headers.get("Authorization", "")
+                authorized = (server.client_id, server.client_secret) in _credentials(
+                    body, self.headers.get("Authorization", "")
+                )
                 if authorized:
                     server.issued += 1
                     status, answer = (
