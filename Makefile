@@ -5,7 +5,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER := 0
 
-.PHONY: demo test lint wheel-check bench clean
+.PHONY: demo test lint wheel-check bench clean zbctl
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -31,7 +31,15 @@ wheel-check: $(STAMP)
 	cd $(WHEEL_INSTALL) && PYTHONPATH=$(CURDIR)/$(WHEEL_INSTALL) $(CURDIR)/$(VENV)/bin/python \
 		$(CURDIR)/tests/packaging/import_every_module.py $(CURDIR)/$(WHEEL_INSTALL)
 
-test: $(STAMP) lint wheel-check
+# zbctl 8.4 (Zeebe's CLI, from npm) for the gateway's client tests, kept inside the project.
+NPM_DIR := build/npm
+ZBCTL := $(NPM_DIR)/node_modules/.bin/zbctl
+ZBCTL_VERSION := 8.4.1
+$(ZBCTL):
+	npm install --silent --no-audit --no-fund --prefix $(NPM_DIR) zbctl@$(ZBCTL_VERSION)
+zbctl: $(ZBCTL)
+
+test: $(STAMP) lint wheel-check $(ZBCTL)
 	$(VENV)/bin/python -m pytest -q tests
 
 # Every figure in docs/benchmarks.md, one JSON object per area (minutes; run on a quiet machine).
