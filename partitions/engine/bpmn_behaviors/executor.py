@@ -255,9 +255,10 @@ class Executor:
         entry = self._entry(key)
         assert entry.state == ElementState.ACTIVATED, (key, entry.state)
         self._transition(key, COMPLETING, entry)
-        close_triggers(self, key, entry)
+        process = self.process_of(entry)
+        if process.catch_events(entry.value.element_id, entry.value.bpmn_element_type == BODY):
+            close_triggers(self, key, entry)
         if variables:
-            process = self.process_of(entry)
             if process.node(entry.value.element_id).io_mapping.outputs:
                 set_local(self, key, variables)
             else:

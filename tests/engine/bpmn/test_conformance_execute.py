@@ -15,6 +15,7 @@ from raybee.partitions.protocol import (
 )
 
 USER_TASK = "io.camunda.zeebe:userTask"
+DAY_MS = 24 * 3600 * 1000
 
 
 def deploy_file(bpmn, shared_bpmn, name: str) -> dict[str, int]:
@@ -197,3 +198,56 @@ def test_c_9_2_manual_check_requests_documents_through_c_9_1(bpmn, shared_bpmn):
         publish(bpmn, "MESSAGE_documentReceived", "case-9", {"document": document})
     assert run_jobs(bpmn, {USER_TASK: {}}) == ["UserTask_DecideOnApplication"]
     assert bpmn.completed(key)
+
+
+def manual_check(bpmn, shared_bpmn) -> int:
+    deploy_file(bpmn, shared_bpmn, "miwg/C.9.1.bpmn")
+    deploy_file(bpmn, shared_bpmn, "miwg/C.9.2.bpmn")
+    return bpmn.create(
+        "ManualCheck",
+        {
+            "risks": ["age", "income"],
+            "applicant": {"name": "Bo", "age": 70},
+            "documentReferenceId": "case-9",
+            "documents": [],
+            "fraudSuspectedId": "case-9",
+        },
+    )
+
+
+def test_c_9_2_after_five_days_the_decision_is_accelerated_beside_the_main_flow(bpmn, shared_bpmn):
+    key = manual_check(bpmn, shared_bpmn)
+    ((_, job),) = bpmn.activate(USER_TASK)
+    assert job.variables["risksText"] == "age, income", "input mappings of the user task"
+    assert job.custom_headers["io.camunda.zeebe:candidateGroups"] == '["clerks"]'
+    bpmn.clock.advance(5 * DAY_MS)
+    bpmn.partition.tick()  # R1/P5D: the non-interrupting timer event sub-process, once
+    assert run_jobs(bpmn, {"notifyCustomerDelay": {}}) == ["SendTask_NotifyCustomerDelay"]
+    done = run_jobs(bpmn, {USER_TASK: {"approved": True}})
+    assert sorted(done) == ["UserTask_AccelerateDecision", "UserTask_DecideOnApplication"]
+    assert bpmn.completed(key) and not bpmn.incidents()
+
+
+def test_c_9_2_a_suspected_fraud_that_is_confirmed_ends_in_an_uncaught_error(bpmn, shared_bpmn):
+    key = manual_check(bpmn, shared_bpmn)
+    answer = publish(bpmn, "Message_FraudSuspected", "case-9")
+    assert answer.record_type == RecordType.EVENT, answer.rejection_reason
+    jobs = {job.element_id: job_key for job_key, job in bpmn.activate(USER_TASK)}
+    assert set(jobs) == {"UserTask_DecideOnApplication", "UserTask_CheckForFraud"}
+    bpmn.complete(jobs["UserTask_CheckForFraud"], {"fraud": True})
+    # Error 02 is thrown in the event sub-process; nothing in ManualCheck catches it.
+    ((_, incident),) = bpmn.incidents()
+    assert incident.error_type == "UNHANDLED_ERROR_EVENT"
+    assert incident.element_id == "ErrorEndEvent_FraudDetected"
+    assert not bpmn.completed(key)
+
+
+def test_c_9_2_a_decision_not_taken_in_seven_days_times_out(bpmn, shared_bpmn):
+    key = manual_check(bpmn, shared_bpmn)
+    bpmn.clock.advance(7 * DAY_MS)
+    bpmn.partition.tick()  # the accelerating timer (day 5) and the timeout (day 7) both fire
+    assert bpmn.lifecycle("UserTask_DecideOnApplication")[-1] == "ELEMENT_TERMINATED"
+    ((_, incident),) = bpmn.incidents()
+    assert incident.element_id == "ErrorEndEvent_Timeout"
+    assert incident.error_type == "UNHANDLED_ERROR_EVENT"
+    assert not bpmn.completed(key)
