@@ -1,0 +1,293 @@
+"""`raybee bench gateway [--json]`: what the Zeebe-compatible gRPC gateway costs.
+
+One run, one cluster, two ways in, the same workload:
+- direct: the Python client (`raybee.connect`) - its job worker (`@client.worker`, job push)
+  completes every job at once;
+- gateway: `raybee gateway --address <the cluster>` as its own process, driven over gRPC by
+  pyzeebe 4.7 - a `ZeebeWorker` with job streaming (StreamActivatedJobs) completes every job
+  at once, `ZeebeClient.run_process_with_result` creates.
+
+Workload: a BPMN process start -> one service task -> end (one process per way in, so the two
+workers never take each other's jobs). Each way in is measured twice:
+- throughput (`process_instances_per_s`): `--in-flight` create-with-result requests kept
+  outstanding for `--seconds`; a result means the instance ran to its end (created, job pushed,
+  completed), so this counts completed instances;
+- latency (`latency_ms_p50`, `latency_ms_p99`): create-with-result round trips at `--rate`
+  instances/s offered for `--latency-seconds`.
+
+`gateway_cost_share` = 1 - gateway throughput / direct throughput (target: <= 0.20). The load
+generator runs in this process for both ways in; the gateway's own work runs in its process,
+as a Zeebe gateway does.
+
+`--in-process` measures without Ray: the in-process test backend (ONE partition in this
+process) behind a gateway in a thread, against the same backend called directly (the client
+library's AsyncClient over it, and a job loop of activate and complete). It says nothing about
+the cluster; it exists for when the cluster is not usable, and says so in `backend`.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+PROCESS_DIRECT = "bench-gateway-direct"
+PROCESS_GRPC = "bench-gateway-grpc"
+JOB_DIRECT = "bench-direct-work"
+JOB_GRPC = "bench-grpc-work"
+RESULT_TIMEOUT_MS = 30_000
+GATEWAY_START_TIMEOUT_S = 120.0
+GATEWAY_STOP_TIMEOUT_S = 20.0
+WARM_UP_INSTANCES = 20
+WORKER_CONCURRENCY = 64
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+async def _closed_loop(create, seconds: float, in_flight: int) -> dict:
+    """`in_flight` creators, each creating with result again as soon as it got one."""
+    done, errors = 0, 0
+    end = time.monotonic() + seconds
+
+    async def creator() -> None:
+        nonlocal done, errors
+        while time.monotonic() < end:
+            try:
+                await create()
+                done += 1
+            except Exception:  # counted; the figure says how many
+                errors += 1
+
+    started = time.monotonic()
+    await asyncio.gather(*[creator() for _ in range(in_flight)])
+    elapsed = time.monotonic() - started
+    return {"instances": done, "errors": errors, "per_s": done / elapsed}
+
+
+async def _open_loop(create, seconds: float, rate: float) -> dict:
+    """Create with result at `rate` per second for `seconds`; each round trip's latency."""
+    latencies: list[float] = []
+    errors = 0
+
+    async def one() -> None:
+        nonlocal errors
+        started = time.monotonic()
+        try:
+            await create()
+            latencies.append((time.monotonic() - started) * 1000)
+        except Exception:
+            errors += 1
+
+    tasks = []
+    start = time.monotonic()
+    count = int(seconds * rate)
+    for i in range(count):
+        delay = start + i / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one()))
+    await asyncio.gather(*tasks)
+    return {
+        "p50": _percentile(latencies, 0.50),
+        "p99": _percentile(latencies, 0.99),
+        "errors": errors,
+        "count": len(latencies),
+    }
+
+
+async def _measure(create, opts) -> dict:
+    for _ in range(WARM_UP_INSTANCES):
+        await create()
+    throughput = await _closed_loop(create, opts.seconds, opts.in_flight)
+    latency = await _open_loop(create, opts.latency_seconds, opts.rate)
+    return {"throughput": throughput, "latency": latency}
+
+
+# ---------------------------------------------------------------------- gRPC (pyzeebe)
+async def _grpc_phase(address: str, bpmn_path: str, opts) -> dict:
+    from pyzeebe import ZeebeClient, ZeebeWorker, create_insecure_channel
+
+    channel = create_insecure_channel(address)
+    client = ZeebeClient(channel)
+    await client.deploy_resource(bpmn_path)
+    worker = ZeebeWorker(channel, name="bench", stream_enabled=True, request_timeout=1_000)
+
+    @worker.task(
+        task_type=JOB_GRPC,
+        max_jobs_to_activate=WORKER_CONCURRENCY,
+        max_running_jobs=WORKER_CONCURRENCY,
+    )
+    async def work():
+        return {}
+
+    working = asyncio.create_task(worker.work())
+    try:
+        await asyncio.sleep(0.5)  # the job streams open
+
+        async def create():
+            await client.run_process_with_result(PROCESS_GRPC, {}, timeout=RESULT_TIMEOUT_MS)
+
+        return await _measure(create, opts)
+    finally:
+        await worker.stop()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(working, 10)
+        await channel.close()
+
+
+def _start_gateway_process(ray_address: str) -> tuple[subprocess.Popen, str]:
+    command = [sys.executable, "-m", "raybee.workloads.cli", "gateway", "--address",
+               ray_address, "--port", "0"]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + GATEWAY_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            raise RuntimeError(f"raybee gateway exited with {process.returncode}")
+        match = re.search(r" on (127\.0\.0\.1:\d+) ", line)
+        if match:
+            return process, match.group(1)
+    process.kill()
+    raise RuntimeError("raybee gateway did not start in time")
+
+
+def _stop_gateway_process(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(GATEWAY_STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# ---------------------------------------------------------------------- the two backends
+def _on_ray(opts, files: dict[str, str]) -> dict:
+    import raybee
+
+    client = raybee.connect(partitions=opts.partitions, nodes=opts.nodes)
+    gateway = None
+    try:
+        client.deploy(files[PROCESS_DIRECT])
+
+        @client.worker(JOB_DIRECT, concurrency=WORKER_CONCURRENCY)
+        def work(job):
+            return {}
+
+        async def direct_create():
+            await client.aio.create_instance_with_result(
+                PROCESS_DIRECT, {}, timeout_ms=RESULT_TIMEOUT_MS
+            )
+
+        direct = asyncio.run(_measure(direct_create, opts))
+        gateway, address = _start_gateway_process(client.cluster.address)
+        via_grpc = asyncio.run(_grpc_phase(address, files[PROCESS_GRPC], opts))
+        topology = client.topology()
+        backend = (
+            f"embedded Ray cluster: {opts.nodes} nodes, {topology['partition_count']} "
+            f"partitions, replication factor {topology['replication_factor']}, replica "
+            f"{topology.get('replica_implementation', '?')}"
+        )
+        return {"backend": backend, "direct": direct, "grpc": via_grpc}
+    finally:
+        if gateway is not None:
+            _stop_gateway_process(gateway)
+        client.close()
+
+
+async def _direct_in_process(backend, opts) -> dict:
+    """The in-process backend called directly: AsyncClient creates, a job loop completes."""
+    stop = asyncio.Event()
+
+    async def job_loop() -> None:
+        while not stop.is_set():
+            jobs = await backend.activate_jobs(JOB_DIRECT, WORKER_CONCURRENCY, 30_000, "b", 200, [])
+            await asyncio.gather(*[backend.complete_job(key, {}) for key, _ in jobs])
+
+    loops = [asyncio.create_task(job_loop()) for _ in range(2)]
+
+    async def create():
+        await backend.client.create_instance_with_result(
+            PROCESS_DIRECT, {}, timeout_ms=RESULT_TIMEOUT_MS
+        )
+
+    try:
+        return await _measure(create, opts)
+    finally:
+        stop.set()
+        await asyncio.gather(*loops, return_exceptions=True)
+
+
+def _in_process(opts, files: dict[str, str]) -> dict:
+    from pathlib import Path
+
+    from raybee.actors.gateway.inprocess import in_process_backend
+    from raybee.actors.gateway.server import GatewayConfig
+    from raybee.actors.gateway.threaded import ThreadedGateway
+
+    with ThreadedGateway(in_process_backend, GatewayConfig(port=0)) as gateway:
+        resource = (Path(files[PROCESS_DIRECT]).name, Path(files[PROCESS_DIRECT]).read_bytes())
+        gateway.run(gateway.backend.deploy([resource]), 30)
+        direct = gateway.run(_direct_in_process(gateway.backend, opts))
+        address = f"127.0.0.1:{gateway.port}"
+        via_grpc = asyncio.run(_grpc_phase(address, files[PROCESS_GRPC], opts))
+    backend = "in-process test backend (ONE partition, no Ray): not the cluster's figures"
+    return {"backend": backend, "direct": direct, "grpc": via_grpc}
+
+
+def run(args: list[str]) -> dict:
+    parser = argparse.ArgumentParser(prog="raybee bench gateway")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--in-flight", type=int, default=64)
+    parser.add_argument("--rate", type=float, default=50.0)
+    parser.add_argument("--latency-seconds", type=float, default=5.0)
+    parser.add_argument("--partitions", type=int, default=3)
+    parser.add_argument("--nodes", type=int, default=3)
+    parser.add_argument("--in-process", action="store_true", help="no Ray (see the docstring)")
+    opts = parser.parse_args(args)
+    import tempfile
+    from pathlib import Path
+
+    from raybee.partitions.testing import one_task_process
+
+    with tempfile.TemporaryDirectory(prefix="raybee-bench-gateway-") as directory:
+        files = {}
+        for process_id, job_type in ((PROCESS_DIRECT, JOB_DIRECT), (PROCESS_GRPC, JOB_GRPC)):
+            path = Path(directory) / f"{process_id}.bpmn"
+            path.write_text(one_task_process(process_id, job_type))
+            files[process_id] = str(path)
+        load_before = os.getloadavg()[0]
+        measured = _in_process(opts, files) if opts.in_process else _on_ray(opts, files)
+        load_after = os.getloadavg()[0]
+    direct, grpc = measured["direct"], measured["grpc"]
+    direct_per_s = direct["throughput"]["per_s"]
+    grpc_per_s = grpc["throughput"]["per_s"]
+    return {
+        "backend": measured["backend"],
+        "process_instances_per_s": round(grpc_per_s, 1),
+        "latency_ms_p50": round(grpc["latency"]["p50"], 1),
+        "latency_ms_p99": round(grpc["latency"]["p99"], 1),
+        "direct_process_instances_per_s": round(direct_per_s, 1),
+        "direct_latency_ms_p50": round(direct["latency"]["p50"], 1),
+        "direct_latency_ms_p99": round(direct["latency"]["p99"], 1),
+        "gateway_cost_share": round(1 - grpc_per_s / direct_per_s, 3) if direct_per_s else None,
+        "errors": direct["throughput"]["errors"]
+        + grpc["throughput"]["errors"]
+        + direct["latency"]["errors"]
+        + grpc["latency"]["errors"],
+        "in_flight": opts.in_flight,
+        "seconds": opts.seconds,
+        "rate_offered_per_s": opts.rate,
+        "cores": os.cpu_count(),
+        "load_average_before": round(load_before, 2),
+        "load_average_after": round(load_after, 2),
+    }
