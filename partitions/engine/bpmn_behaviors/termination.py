@@ -3,9 +3,10 @@
 Termination of an element is ONE behaviour (`Executor.terminate`): it writes TERMINATING,
 calls every registered closer for the instance, terminates its children (and the child process
 of a call activity), and writes TERMINATED. Whatever an element holds open registers a closer
-here: its job and its incident (jobs.py, incidents.py) today; message subscriptions and timers
-when they exist. A closer reads its own state by element instance key and writes the events
-that close it; it must do nothing for an element that holds nothing of its kind.
+here: its job and its incident (jobs.py, incidents.py), its message subscriptions and timers
+(events.py, which the executor also calls at ELEMENT_COMPLETING). A closer reads its own state
+by element instance key and writes the events that close it; it must do nothing for an element
+that holds nothing of its kind.
 """
 
 from collections.abc import Callable

@@ -18,6 +18,7 @@ from raybee.partitions.testing import (
     job_command,
     message_definition,
     publish,
+    set_variables,
     timer_definition,
 )
 
@@ -309,3 +310,26 @@ def test_the_first_event_after_an_event_based_gateway_wins(bpmn, xml):
     assert bpmn.records(ValueType.MESSAGE_SUBSCRIPTION, MessageSubscriptionIntent.DELETED)
     bpmn.execute(publish("paid", "k2", time_to_live_ms=0))
     assert bpmn.lifecycle("end-paid").count("ELEMENT_COMPLETED") == 1
+
+
+def test_a_triggered_event_sub_process_whose_input_mapping_fails_resumes_on_resolve(
+    memory_bpmn, xml
+):
+    bpmn = memory_bpmn
+    mapping = xml.io([("=assert(x, x != null)", "checked")])
+    sub = event_sub_process("note", message_definition("m"), "take-note", interrupting=False)
+    sub = sub.replace(
+        'triggeredByEvent="true">',
+        f'triggeredByEvent="true"><bpmn:extensionElements>{mapping}</bpmn:extensionElements>',
+        1,
+    )
+    bpmn.deploy(esp_process(xml, sub, extra=bpmn_message("m", "note")))
+    key = bpmn.create("host", {"key": "k"})
+    bpmn.execute(publish("note", "k", {"text": "a"}, time_to_live_ms=0))
+    ((incident_key, incident),) = bpmn.incidents()
+    assert incident.element_id == "note" and incident.error_type == "IO_MAPPING_ERROR"
+    bpmn.write(set_variables(key, {"x": 1}))
+    assert bpmn.resolve(incident_key).record_type == RecordType.EVENT
+    assert bpmn.lifecycle("note-start")[-1] == "ELEMENT_COMPLETED"
+    assert bpmn.work("take-note") == 1 and bpmn.work("main") == 1
+    assert bpmn.completed(key)
