@@ -2,13 +2,23 @@
 of checksums, so recovery is "newest valid snapshot + replay of the log after it".
 
 Layout: <root>/<position:020d>/ holding `state/` (the checkpoint) and `manifest.json`
-({"position", "taken_at_ms", "files": {relative path: {"bytes", "crc32c"}}}). A snapshot is built
-in a `.partial` directory and renamed into place, so a crash leaves either all of it or none.
+({"position", "taken_at_ms", "files": {relative path: {"bytes", "crc32c"}}, and for a
+replicated partition "raft": {"index", "term", "conf", "log_position"}: the Raft entry the
+snapshot stands for and the last record position of the log up to it}). A snapshot is built in
+a `.partial` directory and renamed into place, so a crash leaves either all of it or none.
+
+Between replicas a snapshot travels as its files, never as one blob: the sender reads chunks
+at offsets of the *transfer stream* (the files in manifest order, then the manifest itself) and
+the receiver writes them into `<root>/incoming/` as they arrive. A chunk is a run of frames,
+each (file name, offset in the file, bytes, CRC32C of the bytes); the receiver checks every
+frame before writing it, verifies the whole snapshot against the manifest after the last one,
+and only then renames it into place (`SnapshotStore.receive`).
 """
 
 import json
 import os
 import shutil
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +33,10 @@ SNAPSHOTS_KEPT = 2
 SNAPSHOT_INTERVAL_MS = 5 * 60 * 1000
 SNAPSHOT_INTERVAL_RECORDS = 1_000_000
 _CHECKSUM_CHUNK_BYTES = 1 << 20
+INCOMING_DIR_NAME = "incoming"
+# A frame of a transfer chunk: name length, offset in the file, payload length, CRC32C of the
+# payload; then the name (UTF-8) and the payload.
+_FRAME_HEADER = struct.Struct(">HQII")
 
 
 class CorruptedSnapshotError(Exception):
@@ -55,12 +69,17 @@ class SnapshotStore:
         self.root.mkdir(parents=True, exist_ok=True)
         for leftover in self.root.glob("*.partial"):
             shutil.rmtree(leftover)  # a crash while taking a snapshot
+        shutil.rmtree(self.root / INCOMING_DIR_NAME, ignore_errors=True)  # or receiving one
+        self._incoming: tuple[object, int] | None = None  # (what is received, next offset)
 
-    def take(self, store, position: int, taken_at_ms: int) -> Snapshot:
-        """Checkpoint `store` (between transactions) as the snapshot at `position`."""
+    def take(self, store, position: int, taken_at_ms: int, raft: dict | None = None) -> Snapshot:
+        """Checkpoint `store` (between transactions) as the snapshot at `position`; `raft`
+        (index, term, conf, log_position) says which Raft entry it stands for."""
         final = self.root / f"{position:020d}"
         if final.exists():
-            return Snapshot(position, final)
+            if raft is None or self.manifest(Snapshot(position, final)).get("raft") == raft:
+                return Snapshot(position, final)
+            shutil.rmtree(final)  # taken before at another Raft entry (rebuilt state)
         partial = self.root / f"{position:020d}.partial"
         partial.mkdir()
         store.checkpoint(partial / STATE_DIR_NAME)
@@ -73,6 +92,8 @@ class SnapshotStore:
                     "crc32c": _file_crc32c(file),
                 }
         manifest = {"position": position, "taken_at_ms": taken_at_ms, "files": files}
+        if raft is not None:
+            manifest["raft"] = raft
         write_atomically(partial / MANIFEST_NAME, json.dumps(manifest, sort_keys=True).encode())
         fsync_dir(partial / STATE_DIR_NAME)
         fsync_dir(partial)
@@ -144,6 +165,134 @@ class SnapshotStore:
     def _prune(self) -> None:
         for old in self.snapshots()[self.kept :]:
             shutil.rmtree(old.path)
+
+    def manifest(self, snapshot: Snapshot) -> dict:
+        return json.loads((snapshot.path / MANIFEST_NAME).read_text())
+
+    def remove(self, snapshot: Snapshot) -> None:
+        shutil.rmtree(snapshot.path, ignore_errors=True)
+
+    def remove_all_but(self, keep: Snapshot) -> None:
+        """Delete every other snapshot (an installed snapshot makes older ones useless: the log
+        after them is gone)."""
+        for other in self.snapshots():
+            if other.path != keep.path:
+                shutil.rmtree(other.path)
+
+    # ------------------------------------------------------------------ transfer: sender
+    def _transfer_files(self, snapshot: Snapshot) -> list[tuple[str, int]]:
+        """(relative name, bytes) of the transfer stream: the files, then the manifest."""
+        manifest = self.manifest(snapshot)
+        files = [(name, entry["bytes"]) for name, entry in sorted(manifest["files"].items())]
+        files.append((MANIFEST_NAME, (snapshot.path / MANIFEST_NAME).stat().st_size))
+        return files
+
+    def read_chunk(self, snapshot: Snapshot, offset: int, max_bytes: int) -> tuple[bytes, bool]:
+        """The chunk of the transfer stream at `offset` (about `max_bytes` of file bytes) and
+        whether it is the last. Empty files get a frame of their own."""
+        assert max_bytes >= 1 and offset >= 0
+        frames = []
+        start = 0
+        budget = max_bytes
+        end = offset
+        for name, size in self._transfer_files(snapshot):
+            stop = start + size
+            if stop < offset or (stop == offset and size) or budget <= 0:
+                start = stop
+                continue
+            file_offset = max(offset, start) - start
+            length = min(size - file_offset, budget)
+            with (snapshot.path / name).open("rb") as handle:
+                handle.seek(file_offset)
+                payload = handle.read(length)
+            assert len(payload) == length, (name, file_offset, length, len(payload))
+            raw_name = name.encode()
+            frames.append(
+                _FRAME_HEADER.pack(len(raw_name), file_offset, length, crc32c.crc32c(payload))
+                + raw_name
+                + payload
+            )
+            budget -= length
+            end = start + file_offset + length
+            start = stop
+        total = start
+        return b"".join(frames), end >= total
+
+    # ------------------------------------------------------------------ transfer: receiver
+    def receive(
+        self, key: object, offset: int, data: bytes, done: bool
+    ) -> tuple[int, Snapshot | None]:
+        """Keep a chunk of the snapshot `key` (offset 0 starts over): each frame is checked
+        and written into `incoming/`. Returns the next offset and, after the last chunk, the
+        snapshot verified and renamed into place. CorruptedSnapshotError if a frame or the
+        assembled snapshot fails its check (what was received is dropped)."""
+        incoming = self.root / INCOMING_DIR_NAME
+        if offset == 0:
+            shutil.rmtree(incoming, ignore_errors=True)
+            incoming.mkdir()
+            self._incoming = (key, 0)
+        if self._incoming is None or self._incoming != (key, offset):
+            self._incoming = None
+            raise CorruptedSnapshotError(
+                f"{incoming}: a chunk at offset {offset} of {key} does not continue what was "
+                f"received ({self._incoming})"
+            )
+        try:
+            received = self._write_frames(incoming, data)
+        except CorruptedSnapshotError:
+            self._incoming = None
+            raise
+        next_offset = offset + received
+        self._incoming = (key, next_offset)
+        if not done:
+            return next_offset, None
+        self._incoming = None
+        try:
+            manifest = json.loads((incoming / MANIFEST_NAME).read_text())
+            position = int(manifest["position"])
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise CorruptedSnapshotError(f"{incoming}: no readable manifest ({error})") from None
+        final = self.root / f"{position:020d}"
+        for file in sorted(incoming.rglob("*")):
+            if file.is_file():
+                fsync_file(file)
+        for directory in sorted({f.parent for f in incoming.rglob("*")} | {incoming}):
+            fsync_dir(directory)
+        self.verify(Snapshot(position, incoming))
+        if final.exists():
+            shutil.rmtree(final)
+        incoming.rename(final)
+        fsync_dir(self.root)
+        return next_offset, Snapshot(position, final)
+
+    def _write_frames(self, incoming: Path, data: bytes) -> int:
+        view = memoryview(data)
+        at = received = 0
+        while at < len(view):
+            if len(view) - at < _FRAME_HEADER.size:
+                raise CorruptedSnapshotError(f"{incoming}: a chunk ends inside a frame header")
+            name_length, file_offset, length, checksum = _FRAME_HEADER.unpack_from(view, at)
+            at += _FRAME_HEADER.size
+            name = bytes(view[at : at + name_length]).decode()
+            at += name_length
+            payload = view[at : at + length]
+            at += length
+            if len(payload) != length or crc32c.crc32c(payload) != checksum:
+                raise CorruptedSnapshotError(
+                    f"{incoming}: the frame of {name!r} at offset {file_offset} fails its "
+                    f"checksum or is cut short"
+                )
+            target = incoming / name
+            if not target.resolve().is_relative_to(incoming.resolve()) or ".." in Path(name).parts:
+                raise CorruptedSnapshotError(f"{incoming}: frame names a file outside: {name!r}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT, 0o644)
+            try:
+                os.pwrite(fd, payload, file_offset)
+            finally:
+                os.close(fd)
+            received += length
+        return received
 
 
 class SnapshotDirector:

@@ -19,7 +19,13 @@ from . import constants, quorum
 from ._private.log import RaftLog
 from ._private.progress import Progress
 from .config import RaftConfig
-from .errors import ConfChangeError, NotLeaderError, ProposalDroppedError, RaftError
+from .errors import (
+    ConfChangeError,
+    NotLeaderError,
+    ProposalDroppedError,
+    RaftError,
+    StorageError,
+)
 from .messages import (
     MESSAGE_TYPES,
     AppendRequest,
@@ -110,7 +116,8 @@ class RaftNode:
         self._commit_dirty = False
         self._lead_transferee: int | None = None
         self._transfer_elapsed = 0
-        self._receiving: tuple[tuple[int, int], bytearray] | None = None
+        # The snapshot being received, (index, term), and the offset its storage expects next.
+        self._receiving: tuple[tuple[int, int], int] | None = None
         self._become_follower(self._term, None)
 
     # ------------------------------------------------------------------ public: state
@@ -622,18 +629,28 @@ class RaftNode:
             if m.offset != 0:
                 self._send(SnapshotResponse(self.id, m.frm, self._term, meta.index, 0, False))
                 return
-            self._receiving = (key, bytearray())
-        buffer = self._receiving[1]
-        if m.offset != len(buffer):
-            self._send(SnapshotResponse(self.id, m.frm, self._term, meta.index, len(buffer), False))
+            self._receiving = (key, 0)
+        expected = self._receiving[1]
+        if m.offset != expected:
+            self._send(SnapshotResponse(self.id, m.frm, self._term, meta.index, expected, False))
             return
-        buffer += m.data
-        if not m.done:
-            self._send(SnapshotResponse(self.id, m.frm, self._term, meta.index, len(buffer), False))
+        try:
+            # The storage keeps the chunk (checked) and, with the last, verifies the snapshot.
+            next_offset, snapshot = self.storage.receive_snapshot_chunk(
+                meta, m.offset, m.data, m.done
+            )
+        except StorageError:
+            self._receiving = None  # damaged on the way: the transfer starts over
+            self._send(SnapshotResponse(self.id, m.frm, self._term, meta.index, 0, False))
+            return
+        self._receiving = (key, next_offset)
+        if snapshot is None:
+            assert not m.done, f"node {self.id}: storage kept the last chunk of {meta} unfinished"
+            self._send(SnapshotResponse(self.id, m.frm, self._term, meta.index, next_offset, False))
             return
         self._receiving = None
-        self._restore(Snapshot(meta=meta, data=bytes(buffer)))
-        self._send(SnapshotResponse(self.id, m.frm, self._term, meta.index, len(buffer), True))
+        self._restore(snapshot)
+        self._send(SnapshotResponse(self.id, m.frm, self._term, meta.index, next_offset, True))
 
     def _restore(self, snap: Snapshot) -> None:
         meta = snap.meta
@@ -747,13 +764,14 @@ class RaftNode:
     def _maybe_send_chunk(self, peer: int, pr: Progress) -> None:
         if pr.chunk_in_flight:
             return
-        snap = self.storage.snapshot()
-        if snap.meta.index != pr.snapshot_index:
-            pr.become_snapshot(snap.meta.index, snap.meta.term)  # a newer snapshot: restart
+        meta = self.storage.snapshot_meta()
+        if meta.index != pr.snapshot_index:
+            pr.become_snapshot(meta.index, meta.term)  # a newer snapshot: restart
         offset = pr.snapshot_offset
-        chunk = snap.data[offset : offset + self.config.snapshot_chunk_bytes_max]
-        done = offset + len(chunk) >= len(snap.data)
-        self._send(SnapshotChunk(self.id, peer, self._term, snap.meta, offset, chunk, done))
+        chunk, done = self.storage.snapshot_chunk(
+            meta, offset, self.config.snapshot_chunk_bytes_max
+        )
+        self._send(SnapshotChunk(self.id, peer, self._term, meta, offset, chunk, done))
         pr.chunk_in_flight = True
 
     # ------------------------------------------------------------------ votes

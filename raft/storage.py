@@ -3,12 +3,20 @@
 Raft only reads storage; the host writes it while handling a Ready (see `Ready`). A log holds
 the entries after the last snapshot: first_index() == snapshot index + 1, and term(snapshot
 index) is still answered from the snapshot's metadata.
+
+Snapshots are the storage's business: Raft holds a `Snapshot` (its meta and an opaque handle,
+`data`) and moves it between nodes in chunks it never assembles. A leader reads each chunk
+from its storage by offset (`snapshot_chunk`); a follower hands each chunk to its storage as
+it arrives (`receive_snapshot_chunk`, which checks it), and gets the snapshot back, verified,
+with the last one - then installs it through the Ready like any snapshot. Offsets are the
+storage's own (what it answers is what the follower asks for next): MemoryStorage slices its
+bytes, `partitions/raft_storage.py` streams the files of a checkpoint.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from .errors import CompactedError, StorageError, UnavailableError
 from .types import ConfState, Entry, EntryKind, HardState, Snapshot, SnapshotMeta
@@ -32,8 +40,23 @@ class Storage(Protocol):
     def append(self, entries: Sequence[Entry]) -> None: ...
     def set_hard_state(self, hard_state: HardState) -> None: ...
     def apply_snapshot(self, snapshot: Snapshot) -> None: ...
-    def create_snapshot(self, index: int, conf: ConfState, data: bytes) -> Snapshot: ...
+    def create_snapshot(self, index: int, conf: ConfState, data: Any) -> Snapshot: ...
     def flush(self) -> None: ...
+
+    # -- snapshot transfer (used by RaftNode while stepping) --
+    def snapshot_chunk(self, meta: SnapshotMeta, offset: int, max_bytes: int) -> tuple[bytes, bool]:
+        """Sender: the chunk of the current snapshot (`meta`) at transfer offset `offset`, of
+        about `max_bytes`, and whether it is the last."""
+        ...
+
+    def receive_snapshot_chunk(
+        self, meta: SnapshotMeta, offset: int, data: bytes, done: bool
+    ) -> tuple[int, Snapshot | None]:
+        """Receiver: keep a chunk of the snapshot `meta` (offset 0 starts over). Returns the
+        offset expected next and, after the last chunk, the complete and verified snapshot
+        (to install through a Ready). StorageError if the chunk or the assembled snapshot
+        fails its check: nothing is kept, and the transfer starts over."""
+        ...
 
 
 def bootstrap_entry(conf: ConfState) -> Entry:
@@ -73,12 +96,16 @@ def check_append(storage: Storage, entries: Sequence[Entry]) -> None:
 
 
 class MemoryStorage:
-    """Storage held in memory; flush() is a no-op. Used by tests and the simulator."""
+    """Storage held in memory; flush() is a no-op. Used by tests and the simulator.
+
+    Its snapshot data are bytes; transfer offsets are byte offsets into them."""
 
     def __init__(self) -> None:
         self._hard_state = HardState()
         self._snapshot = Snapshot()
         self._entries: list[Entry] = []  # entries after the snapshot, contiguous
+        # A snapshot being received: its meta and the bytes so far (lost with the process).
+        self._incoming: tuple[SnapshotMeta, bytearray] | None = None
 
     @classmethod
     def bootstrap(cls, conf: ConfState) -> MemoryStorage:
@@ -157,6 +184,34 @@ class MemoryStorage:
 
     def flush(self) -> None:
         return None
+
+    def snapshot_chunk(self, meta: SnapshotMeta, offset: int, max_bytes: int) -> tuple[bytes, bool]:
+        if meta != self._snapshot.meta:
+            raise StorageError(
+                f"snapshot_chunk: snapshot {meta.index} is not the current one "
+                f"({self._snapshot.meta.index})"
+            )
+        data = self._snapshot.data
+        chunk = data[offset : offset + max_bytes]
+        return chunk, offset + len(chunk) >= len(data)
+
+    def receive_snapshot_chunk(
+        self, meta: SnapshotMeta, offset: int, data: bytes, done: bool
+    ) -> tuple[int, Snapshot | None]:
+        if offset == 0:
+            self._incoming = (meta, bytearray())
+        incoming = self._incoming
+        if incoming is None or incoming[0] != meta or len(incoming[1]) != offset:
+            self._incoming = None
+            raise StorageError(
+                f"receive_snapshot_chunk: offset {offset} of snapshot {meta.index} does not "
+                f"continue what was received"
+            )
+        incoming[1].extend(data)
+        if not done:
+            return len(incoming[1]), None
+        self._incoming = None
+        return len(incoming[1]), Snapshot(meta=meta, data=bytes(incoming[1]))
 
     def truncate_from(self, index: int) -> None:
         """Drop entries at `index` and after (used to model a torn write)."""

@@ -3,6 +3,8 @@
 A subclass provides `make_storage(self, tmp_path)` returning an empty storage and
 `reopen(self, storage, tmp_path)` returning the same storage as a restarted process sees it
 (after flush). Entry data must round-trip; `data_for(i)` gives data the backend can carry.
+Snapshot data is the backend's own handle: `snapshot_data(storage, content, meta)` makes one
+standing for `meta`, `snapshot_content(data)` reads back what it holds.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ CONF = ConfState(voters=frozenset({1, 2, 3}), priorities=((1, 2),))
 
 
 class StorageConformance:
+    # Whether the backend checks each snapshot chunk (a durable one must: chunks cross the
+    # network); MemoryStorage's chunks are slices of bytes in one process.
+    checks_snapshot_chunks = True
+
     def make_storage(self, tmp_path: Any) -> Storage:
         raise NotImplementedError
 
@@ -28,6 +34,12 @@ class StorageConformance:
 
     def same_data(self, a: Any, b: Any) -> bool:
         return a == b
+
+    def snapshot_data(self, storage: Storage, content: bytes, meta: SnapshotMeta) -> Any:
+        return content
+
+    def snapshot_content(self, data: Any) -> bytes:
+        return data
 
     # -- helpers --
     def _entries(self, lo: int, hi: int, term: int) -> list[Entry]:
@@ -112,7 +124,9 @@ class StorageConformance:
 
     def test_create_snapshot_compacts(self, tmp_path: Any) -> None:
         s = self._filled(tmp_path)
-        snap = s.create_snapshot(6, CONF, b"state-at-6")
+        snap = s.create_snapshot(
+            6, CONF, self.snapshot_data(s, b"state-at-6", SnapshotMeta(6, 2, CONF))
+        )
         assert snap.meta == SnapshotMeta(6, 2, CONF)
         assert s.first_index() == 7 and s.last_index() == 10
         assert s.term(6) == 2
@@ -131,14 +145,16 @@ class StorageConformance:
         self._assert_entries(s.entries(7, 11), self._entries(7, 11, 2))
         s = self.reopen(s, tmp_path)
         assert s.snapshot().meta == SnapshotMeta(6, 2, CONF)
-        assert s.snapshot().data == b"state-at-6"
+        assert self.snapshot_content(s.snapshot().data) == b"state-at-6"
         assert (s.first_index(), s.last_index()) == (7, 10)
 
     def test_create_snapshot_out_of_range_is_refused(self, tmp_path: Any) -> None:
         s = self._filled(tmp_path)
         for index in (0, 11):
             try:
-                s.create_snapshot(index, CONF, b"x")
+                s.create_snapshot(
+                    index, CONF, self.snapshot_data(s, b"x", SnapshotMeta(index, 2, CONF))
+                )
             except StorageError:
                 pass
             else:
@@ -147,7 +163,8 @@ class StorageConformance:
 
     def test_apply_snapshot_replaces_log(self, tmp_path: Any) -> None:
         s = self._filled(tmp_path)
-        snap = Snapshot(SnapshotMeta(20, 4, CONF), b"remote-state")
+        meta = SnapshotMeta(20, 4, CONF)
+        snap = Snapshot(meta, self.snapshot_data(s, b"remote-state", meta))
         s.apply_snapshot(snap)
         s.flush()
         assert (s.first_index(), s.last_index()) == (21, 20)
@@ -200,10 +217,41 @@ class StorageConformance:
         s.append([Entry(8, 5, EntryKind.CONF, c5b)])  # a conf entry replaced by another
         s = self.reopen(s, tmp_path)
         assert s.conf_entries() == [(1, CONF), (4, c2), (8, c5b)]
-        s.create_snapshot(5, c2, b"at-5")
+        s.create_snapshot(5, c2, self.snapshot_data(s, b"at-5", SnapshotMeta(5, 2, c2)))
         assert s.conf_entries() == [(8, c5b)]
         s.append(self._entries(8, 9, 6))
         s.flush()
         assert s.conf_entries() == []
         s = self.reopen(s, tmp_path)
         assert s.conf_entries() == []
+
+    def test_snapshot_moves_in_chunks_and_a_damaged_chunk_starts_over(self, tmp_path: Any) -> None:
+        src = self._filled(tmp_path / "src")
+        meta = SnapshotMeta(6, 2, CONF)
+        content = bytes(range(256)) * 3
+        src.create_snapshot(6, CONF, self.snapshot_data(src, content, meta))
+        dst = self.make_storage(tmp_path / "dst")
+        offset, received, chunks, damaged = 0, None, 0, 0
+        while received is None:
+            data, done = src.snapshot_chunk(meta, offset, 100)
+            chunks += 1
+            if chunks == 3 and data and self.checks_snapshot_chunks:
+                bad = bytearray(data)
+                bad[-1] ^= 0xFF
+                try:
+                    dst.receive_snapshot_chunk(meta, offset, bytes(bad), done)
+                except StorageError:
+                    damaged += 1
+                    offset = 0  # the receiver dropped what it had: start over
+                    continue
+                raise AssertionError("a damaged chunk was accepted")
+            offset, received = dst.receive_snapshot_chunk(meta, offset, data, done)
+            assert (received is not None) == done
+        assert damaged == int(self.checks_snapshot_chunks) and chunks > len(content) // 100
+        assert received.meta == meta
+        dst.apply_snapshot(received)
+        dst.flush()
+        dst = self.reopen(dst, tmp_path / "dst")
+        assert dst.snapshot().meta == meta
+        assert self.snapshot_content(dst.snapshot().data) == content
+        assert (dst.first_index(), dst.last_index()) == (7, 6)

@@ -85,8 +85,12 @@ class SnapshotMeta:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
+    """A snapshot as Raft holds it: its meta and a handle only the storage understands (bytes
+    for MemoryStorage, a checkpoint's files for the journal storage). Raft never reads `data`:
+    chunks are read from and handed to the storage (see storage.py)."""
+
     meta: SnapshotMeta = field(default_factory=SnapshotMeta)
-    data: bytes = b""
+    data: Any = b""
 
 
 class Role(enum.Enum):

@@ -19,6 +19,7 @@ from raybee.raft import (
     RaftNode,
     Role,
     SnapshotChunk,
+    StorageError,
     VoteRequest,
     VoteResponse,
     persist_ready,
@@ -300,6 +301,36 @@ def test_snapshot_install_in_chunks_for_a_follower_behind_the_compacted_log():
     assert follower.snapshot_index() == snap.meta.index
     assert cluster.values[3] == cluster.values[1] == [f"v{i}" for i in range(30)]
     assert leader.progress()[3].state == ProgressState.REPLICATE
+
+
+def test_snapshot_chunks_go_to_the_receivers_storage_and_a_refused_chunk_restarts_the_transfer():
+    """The node never assembles a snapshot: each chunk goes to storage as it arrives; when the
+    storage refuses one (its checksum failed), the transfer starts over from offset 0."""
+    cluster = make_cluster(snapshot_chunk_bytes_max=16)
+    leader = elect(cluster)
+    cluster.isolate(3)
+    leader.propose_many([f"v{i}" for i in range(30)])
+    cluster.stabilize()
+    snap = cluster.compact(1, leader.applied_index)
+    receiver = cluster.storages[3]
+    real_receive = receiver.receive_snapshot_chunk
+    offsets, refused = [], []
+
+    def receive(meta, offset, data, done):
+        offsets.append(offset)
+        if len(offsets) == 3:
+            refused.append(offset)
+            raise StorageError("simulated: chunk fails its checksum")
+        return real_receive(meta, offset, data, done)
+
+    receiver.receive_snapshot_chunk = receive
+    cluster.heal()
+    for _ in range(10):
+        cluster.tick(1)
+        cluster.stabilize()
+    assert refused == [32] and offsets.count(0) == 2, offsets
+    assert cluster.nodes[3].snapshot_index() == snap.meta.index
+    assert cluster.values[3] == cluster.values[1]
 
 
 def test_follower_restarted_after_snapshot_keeps_its_state():
