@@ -88,6 +88,12 @@ class LogStream(ABC):
         self._append(positioned)
         return positioned
 
+    def append_result(self, result) -> list[Record]:
+        """Append the records of a processed batch (a ProcessingResult) as one unit. A log
+        that keeps more than records (the replicated one flags which answer a client)
+        overrides this."""
+        return self.append(result.records)
+
     @abstractmethod
     def close(self) -> None: ...
 

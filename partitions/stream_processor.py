@@ -22,6 +22,14 @@ So replay reads commands too, as headers without values, to map follow-ups to th
 Events whose root is at or below the state's position at start (a snapshot) are already in
 state and skipped.
 
+Retries
+-------
+With `request_ids` (the replicated partition's request-id window, `partitions/replica/
+request_ids.py`), a log-read command that repeats the request ids of one processed shortly
+before is not processed again: the window answers it (a rejection in the log, the first answer
+to the client) and records the ids of fresh commands, in the batch's transaction; replay
+rebuilds the same window. Without it (LocalPartition) every command is processed.
+
 Failures
 --------
 - A processor that raises: its command is rejected with PROCESSING_ERROR (see below).
@@ -73,6 +81,7 @@ class StreamProcessor:
         clock: Clock,
         commands_per_batch_max: int = COMMANDS_PER_BATCH_MAX,
         partition_count: int = 1,
+        request_ids=None,
     ) -> None:
         assert commands_per_batch_max >= 1
         self.store = store
@@ -81,6 +90,7 @@ class StreamProcessor:
         self.clock = clock
         self.commands_per_batch_max = commands_per_batch_max
         self.engine = Engine(partition_id, partition_count=partition_count)
+        self.request_ids = request_ids
         # Events whose root command is at or below this were applied before (a snapshot or an
         # earlier run) and are skipped by replay.
         self._applied_floor = self.engine.processed_position(store.view())
@@ -109,6 +119,11 @@ class StreamProcessor:
     @property
     def last_processed_position(self) -> int:
         return self.engine.processed_position(self.store.view())
+
+    @property
+    def replay_position(self) -> int:
+        """The next position replay reads."""
+        return self._replay_position
 
     @property
     def halted(self) -> BaseException | None:
@@ -172,6 +187,8 @@ class StreamProcessor:
                 if record.is_command:
                     if source >= 0:
                         self._note_follow_up(record.position, source)
+                    elif self.request_ids is not None and record.position > floor:
+                        self.request_ids.replay_read(record)
                 else:
                     root = self._root_of(source)
                     if root > floor:
@@ -183,6 +200,8 @@ class StreamProcessor:
                     reached_end = False
                     break
             replay.finish(last_processed)
+            if self.request_ids is not None:
+                self.request_ids.replayed(txn, last_processed)
         replay.committed()
         return applied, reached_end
 
@@ -219,11 +238,14 @@ class StreamProcessor:
         reached_end = reached_end and nothing_pending
         if not commands:
             return None
+        duplicates = {}
+        if self.request_ids is not None:
+            duplicates = self.request_ids.duplicates(self.store.view(), commands)
         failed: dict[int, Exception] = {}
         oversized: dict[int, str] = {}
         while True:
             try:
-                result = self._process_commands(commands, failed, oversized)
+                result = self._process_commands(commands, failed, oversized, duplicates)
                 break
             except CommandFailed as failure:
                 # The transaction aborted; go again with that command rejected instead.
@@ -253,22 +275,33 @@ class StreamProcessor:
         commands: list[Record],
         failed: dict[int, Exception],
         oversized: dict[int, str],
+        duplicates: dict[int, int],
     ) -> ProcessingResult:
         reached_log = False
+        fresh = [c for c in commands if c.position not in duplicates] if duplicates else commands
         try:
             with self.store.transaction() as txn:
                 # Log-read commands are taken in log order: the last one is the highest.
                 batch = self.engine.process(
                     txn,
-                    commands,
+                    fresh,
                     self.log.last_position + 1,
                     commands[-1].position,
                     failed,
                     oversized,
                 )
+                if self.request_ids is not None:
+                    self.request_ids.processed(
+                        txn,
+                        batch.result,
+                        commands,
+                        duplicates,
+                        self.log.last_position + 1 + len(batch.result.records),
+                        commands[-1].position,
+                    )
                 # The log first: if the append fails, the transaction aborts with it.
                 reached_log = True
-                self.log.append(batch.result.records)
+                self.log.append_result(batch.result)
         except (CommandFailed, AppendTooLargeError):
             raise  # nothing reached the log; the batch is retried
         except BaseException as error:
