@@ -97,7 +97,11 @@ class RaftStandinReplica:
         )
         self.node = RaftNode(replica_id, self._raft_config, self.storage, rng)
         self.partition = LocalPartition(
-            MemoryStore(ENGINE_FAMILIES), MemoryLogStream(), partition_id, clock
+            MemoryStore(ENGINE_FAMILIES),
+            MemoryLogStream(),
+            partition_id,
+            clock,
+            partition_count=partition_count,
         )
         # Replicated (every replica applies the same entries): answers by request ids, and
         # the ids applied whose answer is still to come (a create awaiting its result).
@@ -247,7 +251,14 @@ class RaftStandinReplica:
             position += 1
             stamped.append(command.stamped(position=position))
         log.append(stamped)
-        for response in self.partition.process():
+        responses = self.partition.process()
+        # Every replica processed the batch; only the leader sends what it sends other
+        # partitions (receivers are idempotent, and the sender resends what is not
+        # acknowledged, whoever leads then).
+        outbox, self.partition.outbox = self.partition.outbox, []
+        if self.node.role == Role.LEADER:
+            out.partition_commands.extend(outbox)
+        for response in responses:
             ids = (response.request_stream_id, response.request_id)
             if ids[0] < 0 or ids[1] < 0:
                 continue

@@ -109,6 +109,7 @@ class StandinReplica:
             partition_id,
             clock,
             commands_per_batch_max=config.commands_per_batch_max,
+            partition_count=partition_count,
         )
         self._processor.become_leader()
         self._ticks = 0
@@ -216,7 +217,9 @@ class StandinReplica:
 
     def has_ready(self) -> bool:
         ready = self._ready
-        return self._unprocessed or bool(ready.responses or ready.job_pushes)
+        return self._unprocessed or bool(
+            ready.responses or ready.job_pushes or ready.partition_commands
+        )
 
     def ready(self) -> StandinReady:
         for _ in range(BATCHES_PER_READY_MAX):
@@ -235,6 +238,7 @@ class StandinReplica:
                         self._answers.popitem(last=False)
             self._ready.responses.extend(result.responses)
             self._ready.job_pushes.extend(result.job_pushes)
+            self._ready.partition_commands.extend(result.partition_commands)
         ready, self._ready = self._ready, StandinReady()
         return ready
 

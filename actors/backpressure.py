@@ -54,22 +54,25 @@ class AimdLimiter:
         assert 1 <= self.limit_min <= self.limit <= self.limit_max
         assert 0 < self.decrease_ratio < 1 and self.latency_ms_target > 0
 
-    def refusal(self, count: int) -> str | None:
-        """Admit `count` commands (returns None and counts them in flight), or say why not."""
+    def admit(self, count: int) -> tuple[int, str | None]:
+        """Of `count` commands, how many fit under the limit (counted in flight from now on),
+        and for the rest the reason they are refused (None when all fit)."""
         assert count >= 0
-        if self.in_flight + count > int(self.limit) and self.in_flight > 0:
-            self.refused += count
-            return (
-                f"partition {self.partition_id}: {self.in_flight} commands are in flight and "
-                f"the limit is {int(self.limit)} (AIMD: the limit shrinks while answers take "
-                f"longer than {self.latency_ms_target} ms; the latest took "
-                f"{self.last_latency_ms:.0f} ms)"
-            )
-        self.in_flight += count
-        return None
+        room = max(int(self.limit) - self.in_flight, 0)
+        admitted = min(count, room)
+        self.in_flight += admitted
+        if admitted == count:
+            return admitted, None
+        self.refused += count - admitted
+        return admitted, (
+            f"partition {self.partition_id}: {self.in_flight} commands are in flight and "
+            f"the limit is {int(self.limit)} (AIMD: the limit shrinks while answers take "
+            f"longer than {self.latency_ms_target} ms; the latest took "
+            f"{self.last_latency_ms:.0f} ms)"
+        )
 
     def release(self, count: int) -> None:
-        """Give back places taken by `refusal` for commands that were not sent after all."""
+        """Give back places taken by `admit` for commands that were not sent after all."""
         assert 0 <= count <= self.in_flight
         self.in_flight -= count
 

@@ -196,13 +196,17 @@ class Broker:
         return self.core.unhost(partition_id, replica_id)
 
     async def set_routes(
-        self, routes: dict[int, int], leader_hints: dict[int, int], peers: dict[int, object]
+        self,
+        routes: dict[int, int],
+        leader_hints: dict[int, int],
+        peers: dict[int, object],
+        partitions: dict[int, int] | None = None,
     ) -> None:
         self._poke()
         self.peers.update({int(b): h for b, h in peers.items() if int(b) != self.broker_id})
         for broker in [b for b in self.peers if b not in peers]:
             del self.peers[broker]  # a broker that left the cluster
-        self.core.set_routes(routes, leader_hints)
+        self.core.set_routes(routes, leader_hints, partitions)
 
     async def membership(
         self, operation: str, partition_id: int, replica_id: int, priority: int | None = None

@@ -156,6 +156,7 @@ class BrokerCore:
         self.replicas: dict[int, Hosted] = {}  # by partition id: one replica per partition
         self.routes: dict[int, int] = {}  # replica id -> broker id, cluster-wide
         self.leader_hints: dict[int, int] = {}  # partition -> broker of its last known leader
+        self.replica_partitions: dict[int, int] = {}  # replica id -> partition, cluster-wide
         self.pending: dict[tuple[int, int, int], Pending] = {}
         self.limiters: dict[int, AimdLimiter] = {}
         self.streams: dict[int, StreamBuffer] = {}
@@ -249,9 +250,18 @@ class BrokerCore:
         shutil.rmtree(self._directory(partition_id, replica_id), ignore_errors=True)
         return True
 
-    def set_routes(self, routes: dict[int, int], leader_hints: dict[int, int]) -> None:
+    def set_routes(
+        self,
+        routes: dict[int, int],
+        leader_hints: dict[int, int],
+        partitions: dict[int, int] | None = None,
+    ) -> None:
+        """Where every replica lives (replica -> broker), which broker leads each partition
+        as far as the supervisor knows, and each replica's partition."""
         self.routes = {int(r): int(b) for r, b in routes.items()}
         self.leader_hints.update({int(p): int(b) for p, b in leader_hints.items()})
+        if partitions is not None:
+            self.replica_partitions = {int(r): int(p) for r, p in partitions.items()}
         self._save_hosted()
 
     # ------------------------------------------------------------------ inbound
@@ -294,19 +304,23 @@ class BrokerCore:
         now_ms = self.clock_ms()
         counted = [not is_exempt(c) and not _awaits_result(c) for c in commands]
         limiter = self.limiters[partition_id]
-        refusal = limiter.refusal(sum(counted))
+        admitted, refusal = limiter.admit(sum(counted))
         if refusal is not None:
-            kept = []
+            # The first `admitted` counted commands (in order) fit; the later ones do not.
+            kept, kept_counted = [], []
             for command, resolve, count in zip(commands, resolvers, counted, strict=True):
-                if count:
+                if count and admitted == 0:
                     self.stats.exhausted += 1
                     resolve(Outcome(EXHAUSTED, reason=refusal))
-                else:
-                    kept.append((command, resolve))
+                    continue
+                if count:
+                    admitted -= 1
+                kept.append((command, resolve))
+                kept_counted.append(count)
             if not kept:
                 return
             commands, resolvers = [c for c, _ in kept], [r for _, r in kept]
-            counted = [False] * len(commands)
+            counted = kept_counted
         fresh = []
         for command, resolve, count in zip(commands, resolvers, counted, strict=True):
             key = (partition_id, command.request_stream_id, command.request_id)
@@ -346,6 +360,8 @@ class BrokerCore:
             except (*hosting.NOT_LEADER_ERRORS, *hosting.BACKPRESSURE_ERRORS):
                 pass
         target = self._leader_broker(partition_id)
+        if target is None or target == self.broker_id:
+            target = self._member_broker(partition_id)
         if hops < PARTITION_COMMAND_HOPS_MAX and target is not None and target != self.broker_id:
             self.send_commands(target, partition_id, records, hops + 1)
             self.stats.partition_commands_sent += len(records)
@@ -611,6 +627,14 @@ class BrokerCore:
             if broker is not None:
                 return broker
         return self.leader_hints.get(partition_id)
+
+    def _member_broker(self, partition_id: int) -> int | None:
+        """Some other broker holding a replica of the partition (it knows its leader)."""
+        for replica, partition in sorted(self.replica_partitions.items()):
+            broker = self.routes.get(replica)
+            if partition == partition_id and broker is not None and broker != self.broker_id:
+                return broker
+        return None
 
     def _not_leader_outcome(self, hosted: Hosted, error: BaseException | None) -> Outcome:
         leader = hosting.leader_hint(error) if error is not None else hosted.replica.leader_id

@@ -41,7 +41,8 @@ from raybee.actors import deploy as deployment
 from raybee.actors import errors
 from raybee.actors.broker import NAMESPACE
 from raybee.actors.routing import (
-    DEPLOY_TO_EVERY_PARTITION,
+    COMMAND_TIMEOUT_MS_DEFAULT,
+    DISTRIBUTION_WAIT_MS,
     JobStreamPump,
     Router,
     partition_for_correlation_key,
@@ -77,6 +78,8 @@ WORKER_COMMAND_DEADLINE_MS = 60_000
 RESULT_TIMEOUT_MS_DEFAULT = 30_000
 ACTIVATION_FALLBACK_INTERVAL_S = 1.0
 TOPOLOGY_WAIT_S = 30.0
+DEPLOYMENT_PARTITION = 1
+DISTRIBUTION_RETRY_MS = 50
 # Jobs the broker may hold pushed for a worker beyond what it runs now (more are handed back
 # to the partition and found again by activation).
 STREAM_BUFFER_PER_SLOT = 4
@@ -166,6 +169,7 @@ class AsyncClient:
         self._router = router
         self._loop = loop
         self.workers: list[Worker] = []
+        self._deployed: dict[str, float] = {}  # bpmn process id -> when this client deployed it
 
     async def _on_loop(self, coro):
         if asyncio.get_running_loop() is self._loop:
@@ -188,10 +192,9 @@ class AsyncClient:
             ]
         )
         command = Record(ValueType.DEPLOYMENT, DeploymentIntent.CREATE, value)
-        record = await router.execute(1, command)
-        if DEPLOY_TO_EVERY_PARTITION:
-            others = [router.execute(p, command) for p in router.partitions()[1:]]
-            await asyncio.gather(*others)
+        record = await router.execute(DEPLOYMENT_PARTITION, command)
+        for process in record.value.processes_metadata:
+            self._deployed[process.bpmn_process_id] = time.monotonic()
         return Deployment(
             record.key,
             [m.model_dump(exclude={"checksum"}) for m in record.value.processes_metadata],
@@ -222,12 +225,7 @@ class AsyncClient:
         command = Record(
             ValueType.PROCESS_INSTANCE_CREATION, ProcessInstanceCreationIntent.CREATE, value
         )
-        partition = (
-            partition_for_key(definition_key)
-            if definition_key != NO_KEY
-            else router.next_partition()
-        )
-        record = await router.execute(partition, command)
+        record = await self._execute_create(command, bpmn_process_id, COMMAND_TIMEOUT_MS_DEFAULT)
         created = record.value
         return ProcessInstance(
             created.process_instance_key,
@@ -266,11 +264,28 @@ class AsyncClient:
             ProcessInstanceCreationIntent.CREATE_WITH_AWAITING_RESULT,
             value,
         )
-        record = await router.execute(router.next_partition(), command, timeout_ms)
+        record = await self._execute_create(command, bpmn_process_id, timeout_ms)
         result = record.value
         return InstanceResult(
             result.process_instance_key, result.bpmn_process_id, dict(result.variables)
         )
+
+    async def _execute_create(self, command: Record, bpmn_process_id: str, timeout_ms: int):
+        """A create goes to the next partition round-robin. One this client deployed moments
+        ago may reach a partition before the deployment's distribution did: refused NOT_FOUND
+        (nothing written), it is sent again - with a new request id - for up to
+        DISTRIBUTION_WAIT_MS after the deployment."""
+        router = self._router
+        while True:
+            try:
+                return await router.execute(router.next_partition(), command, timeout_ms)
+            except errors.NotFoundError:
+                deployed_at = self._deployed.get(bpmn_process_id)
+                if deployed_at is None or (
+                    time.monotonic() - deployed_at > DISTRIBUTION_WAIT_MS / 1000
+                ):
+                    raise
+                await asyncio.sleep(DISTRIBUTION_RETRY_MS / 1000)
 
     async def cancel_instance(self, process_instance_key: int) -> None:
         command = Record(

@@ -6,7 +6,7 @@ Partition of a command:
 - a new process instance goes round-robin over the partitions;
 - a message goes by its correlation key (`partitions.protocol.partition_for_correlation_key`,
   the function the engine registers subscriptions by);
-- a deployment goes to partition 1 (see `DEPLOY_TO_EVERY_PARTITION`).
+- a deployment goes to partition 1, which distributes it (see `DISTRIBUTION_WAIT_MS`).
 
 Leader: the router keeps the last known leader broker of each partition (from the supervisor's
 topology and from the brokers' NOT_LEADER answers, which name the leader when they know it).
@@ -62,7 +62,7 @@ log = logging.getLogger(__name__)
 COMMAND_TIMEOUT_MS_DEFAULT = 15_000
 CALL_TIMEOUT_MS_SLACK = 5_000
 CALLS_IN_FLIGHT_PER_PARTITION_MAX = 4
-COMMANDS_PER_CALL_MAX = 500
+COMMANDS_PER_CALL_MAX = 200
 LEADER_BACKOFF_MS_MIN = 20
 LEADER_BACKOFF_MS_MAX = 250
 LEADER_QUERY_TIMEOUT_MS = 500
@@ -72,11 +72,11 @@ ACTIVATE_BACKOFF_MS_MIN = 20
 ACTIVATE_BACKOFF_MS_MAX = 500
 STREAM_TAKE_WAIT_MS = 1_000
 STREAM_REOPEN_BACKOFF_MS = 100
-# Until the engine distributes deployments to every partition (issue 8, "between partitions"),
-# the router deploys to each partition itself, so instances created round-robin find their
-# process everywhere. Each partition then holds its own copy, with its own definition keys:
-# a create by process definition key goes to the partition of that key.
-DEPLOY_TO_EVERY_PARTITION = True
+# A deployment is answered by partition 1 once created there; the engine then distributes it
+# to the other partitions (engine/distribution.py). A create that reaches a partition before
+# the process did is refused NOT_FOUND (nothing written): the client tries it again, with a new
+# request id, for up to this long after deploying that process.
+DISTRIBUTION_WAIT_MS = 10_000
 REQUEST_ID_BITS = 62
 
 

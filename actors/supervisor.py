@@ -146,6 +146,7 @@ class Supervisor:
         self.partitions: dict[int, PartitionView] = {}
         self.replacements: dict[int, Replacement] = {}
         self.assigned: dict[int, int] = {}  # replica -> broker, assigned but not yet reported
+        self.replica_partition: dict[int, int] = {}  # replica -> its partition
         self.created = False
         self.next_broker_id = 1
         self.next_replica_id = 1
@@ -414,9 +415,11 @@ class Supervisor:
         for view in self.brokers.values():
             if view.state == "lost" or not view.status:
                 continue
-            for status in view.status["replicas"].values():
-                routes[int(status["replica_id"])] = view.broker_id
-                self.assigned.pop(int(status["replica_id"]), None)
+            for partition, status in view.status["replicas"].items():
+                replica = int(status["replica_id"])
+                routes[replica] = view.broker_id
+                self.replica_partition[replica] = int(partition)
+                self.assigned.pop(replica, None)
         return routes
 
     async def _push_routes(self) -> None:
@@ -425,14 +428,15 @@ class Supervisor:
             p: v.leader_broker for p, v in self.partitions.items() if v.leader_broker is not None
         }
         peers = {b: v.handle for b, v in self.brokers.items() if v.state != "lost"}
-        key = (tuple(sorted(routes.items())), tuple(sorted(peers)))
+        partitions = {r: self.replica_partition[r] for r in routes if r in self.replica_partition}
+        key = (tuple(sorted(routes.items())), tuple(sorted(peers)), tuple(sorted(hints.items())))
         now = now_ms()
         if key == self._last_routes and now - self._last_routes_push_ms < ROUTES_REFRESH_MS:
             return
         self._last_routes, self._last_routes_push_ms = key, now
         targets = [v for v in self.brokers.values() if v.state in ("alive", "suspect")]
         await asyncio.gather(
-            *(_call(v.handle.set_routes.remote(routes, hints, peers)) for v in targets),
+            *(_call(v.handle.set_routes.remote(routes, hints, peers, partitions)) for v in targets),
             return_exceptions=True,
         )
 
@@ -448,6 +452,7 @@ class Supervisor:
             for slot in slots:
                 replicas[partition].append((self.next_replica_id, slot.broker_id, slot.priority))
                 self.assigned[self.next_replica_id] = slot.broker_id
+                self.replica_partition[self.next_replica_id] = partition
                 self.next_replica_id += 1
         self.created = True
         await self._push_routes()
@@ -543,6 +548,7 @@ class Supervisor:
             self.events.add(now_ms(), "operation_failed", operation="host", error=repr(error))
             return
         self.assigned[new] = host
+        self.replica_partition[new] = partition
         self._last_routes = None
         await self._push_routes()
         if await self._membership(partition, "add_learner", new, priority) is None:

@@ -8,32 +8,35 @@ from raybee.partitions.testing import create, job_command
 
 def test_refuses_past_the_limit_and_says_why():
     limiter = AimdLimiter(partition_id=2, limit=20, limit_min=5)
-    assert limiter.refusal(20) is None
-    reason = limiter.refusal(1)
-    assert reason is not None
+    assert limiter.admit(20) == (20, None)
+    admitted, reason = limiter.admit(1)
+    assert admitted == 0 and reason is not None
     assert "partition 2" in reason and "20 commands are in flight" in reason
     assert "limit is 20" in reason
     assert limiter.refused == 1 and limiter.in_flight == 20
 
 
-def test_an_idle_partition_admits_a_batch_larger_than_the_limit():
+def test_a_batch_larger_than_the_room_left_is_admitted_in_part():
     limiter = AimdLimiter(partition_id=1, limit=20, limit_min=5)
-    assert limiter.refusal(50) is None  # nothing in flight: one batch always goes through
+    assert limiter.admit(15)[0] == 15
+    admitted, reason = limiter.admit(10)
+    assert admitted == 5 and "limit is 20" in reason
+    assert limiter.in_flight == 20 and limiter.refused == 5
 
 
 def test_additive_increase_only_while_the_limit_is_used():
     limiter = AimdLimiter(partition_id=1, limit=20, limit_min=5)
-    limiter.refusal(2)
+    limiter.admit(2)
     limiter.answered(latency_ms=1, now_ms=0)
     assert limiter.limit == 20  # 1 in flight of 20: the limit is not what holds anything back
-    limiter.refusal(19)
+    limiter.admit(19)
     limiter.answered(latency_ms=1, now_ms=1)
     assert limiter.limit == 21
 
 
 def test_multiplicative_decrease_once_per_latency_target():
     limiter = AimdLimiter(partition_id=1, limit=100, limit_min=5, latency_ms_target=200)
-    limiter.refusal(10)
+    limiter.admit(10)
     limiter.answered(latency_ms=500, now_ms=1_000)
     assert limiter.limit == 90
     limiter.answered(latency_ms=500, now_ms=1_100)  # the same slow batch: one signal
@@ -41,7 +44,7 @@ def test_multiplicative_decrease_once_per_latency_target():
     limiter.answered(latency_ms=500, now_ms=1_200)
     assert limiter.limit == 81
     for step in range(200):
-        limiter.refusal(1)
+        limiter.admit(1)
         limiter.answered(latency_ms=500, now_ms=2_000 + 200 * step)
     assert limiter.limit == 5  # never below the minimum
 

@@ -125,13 +125,14 @@ def test_a_partition_not_hosted_here_is_refused_with_the_leader_hint(core, clock
 def test_backpressure_refuses_with_a_reason_and_lets_completions_through(core, clock):
     limiter = core.limiters[1]
     limiter.limit = limiter.limit_min = limiter.limit_max = 2
-    first = submit(core, 1, [create(), create()])  # admitted: fills the limit
+    first = submit(core, 1, [create(), create(), create()])  # two fit, the third does not
+    assert first[2].kind == EXHAUSTED and first[:2] == [None, None]
     refused = submit(core, 1, [create(), job_command(JobIntent.COMPLETE, 123)])
     assert refused[0].kind == EXHAUSTED and "limit is 2" in refused[0].reason
     assert refused[1] is None  # exempt: admitted, and answered (a rejection: no such job)
     run_until_answered(core, first, clock, 50, refused)
     assert refused[1].kind == OK and refused[1].record.record_type == RecordType.COMMAND_REJECTION
-    assert core.stats.exhausted == 1 and limiter.in_flight == 0
+    assert core.stats.exhausted == 2 and limiter.in_flight == 0
 
 
 def test_a_command_past_its_deadline_is_an_unknown_outcome_naming_the_leader(core, clock):
@@ -297,3 +298,17 @@ def test_ticks_follow_the_clock_and_a_long_pause_is_not_replayed_as_a_burst(core
     assert chatty.ticks == 3 + TICK_CATCH_UP_MAX
     assert core.stats.ticks_skipped == 1_000 - TICK_CATCH_UP_MAX
     del core.replicas[5]
+
+
+def test_commands_for_other_partitions_go_to_their_leader_or_a_member_at_most_twice(
+    core, sent
+):
+    records = [create()]
+    core.set_routes({101: 1, 202: 2, 303: 3}, {}, {101: 1, 202: 2, 303: 3})
+    core.accept_partition_commands(2, records, hops=0)  # no leader known: a member knows
+    core.set_routes({101: 1, 202: 2, 303: 3}, {2: 3}, {101: 1, 202: 2, 303: 3})
+    core.accept_partition_commands(2, records, hops=1)  # the supervisor's hint
+    core.accept_partition_commands(2, records, hops=broker_core.PARTITION_COMMAND_HOPS_MAX)
+    assert [(b, p, hops) for b, p, _, hops in sent.commands] == [(2, 2, 1), (3, 2, 2)]
+    assert core.stats.partition_commands_sent == 2
+    assert core.stats.partition_commands_dropped == 1
