@@ -123,7 +123,11 @@ def test_a_damaged_newest_snapshot_falls_back_to_an_older_one(group):
     group.crash(follower_id)
     newest, older = kept
     # A file of the newest snapshot alone (SST files shared by hard links would damage both).
-    damaged = next(p for p in sorted(newest.state_path.iterdir()) if p.stat().st_nlink == 1 and p.stat().st_size)
+    damaged = next(
+        p
+        for p in sorted(newest.state_path.iterdir())
+        if p.stat().st_nlink == 1 and p.stat().st_size
+    )
     data = bytearray(damaged.read_bytes())
     data[len(data) // 2] ^= 0xFF
     damaged.write_bytes(bytes(data))
