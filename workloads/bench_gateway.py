@@ -8,12 +8,13 @@ One run, one cluster, two ways in, the same workload:
   at once, `ZeebeClient.run_process_with_result` creates.
 
 Workload: a BPMN process start -> one service task -> end (one process per way in, so the two
-workers never take each other's jobs). Each way in is measured twice:
-- throughput (`process_instances_per_s`): `--in-flight` create-with-result requests kept
-  outstanding for `--seconds`; a result means the instance ran to its end (created, job pushed,
-  completed), so this counts completed instances;
-- latency (`latency_ms_p50`, `latency_ms_p99`): create-with-result round trips at `--rate`
-  instances/s offered for `--latency-seconds`.
+workers never take each other's jobs). Each way in is measured twice, as `raybee bench cluster`
+measures the cluster:
+- throughput (`process_instances_per_s`): instances completed per second (the worker's
+  COMPLETE acknowledged, which ends the instance) while `--in-flight` creates are kept
+  outstanding for `--seconds`; then the backlog drains before the next phase;
+- latency (`latency_ms_p50`, `latency_ms_p99`): create-with-result round trips (create sent ->
+  the instance's result) at `--rate` instances/s offered for `--latency-seconds`.
 
 `gateway_cost_share` = 1 - gateway throughput / direct throughput (target: <= 0.20). The load
 generator runs in this process for both ways in; the gateway's own work runs in its process,
@@ -44,6 +45,7 @@ GATEWAY_START_TIMEOUT_S = 120.0
 GATEWAY_STOP_TIMEOUT_S = 20.0
 WARM_UP_INSTANCES = 20
 WORKER_CONCURRENCY = 64
+DRAIN_TIMEOUT_S = 30.0
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -53,24 +55,36 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
-async def _closed_loop(create, seconds: float, in_flight: int) -> dict:
-    """`in_flight` creators, each creating with result again as soon as it got one."""
-    done, errors = 0, 0
+async def _closed_loop(create, completed, seconds: float, in_flight: int) -> dict:
+    """`in_flight` creators, each creating again as soon as its create was acknowledged, for
+    `seconds`; instances completed meanwhile (`completed()` counts them) per second. Then wait
+    (up to DRAIN_TIMEOUT_S) until every instance created has completed."""
+    created, errors = 0, 0
     end = time.monotonic() + seconds
 
     async def creator() -> None:
-        nonlocal done, errors
+        nonlocal created, errors
         while time.monotonic() < end:
             try:
                 await create()
-                done += 1
+                created += 1
             except Exception:  # counted; the figure says how many
                 errors += 1
 
+    before = completed()
     started = time.monotonic()
     await asyncio.gather(*[creator() for _ in range(in_flight)])
     elapsed = time.monotonic() - started
-    return {"instances": done, "errors": errors, "per_s": done / elapsed}
+    done = completed() - before
+    drain_end = time.monotonic() + DRAIN_TIMEOUT_S
+    while completed() - before < created and time.monotonic() < drain_end:
+        await asyncio.sleep(0.05)
+    return {
+        "per_s": done / elapsed,
+        "created": created,
+        "errors": errors,
+        "not_completed": created - (completed() - before),
+    }
 
 
 async def _open_loop(create, seconds: float, rate: float) -> dict:
@@ -104,11 +118,11 @@ async def _open_loop(create, seconds: float, rate: float) -> dict:
     }
 
 
-async def _measure(create, opts) -> dict:
+async def _measure(create, create_with_result, completed, opts) -> dict:
     for _ in range(WARM_UP_INSTANCES):
-        await create()
-    throughput = await _closed_loop(create, opts.seconds, opts.in_flight)
-    latency = await _open_loop(create, opts.latency_seconds, opts.rate)
+        await create_with_result()
+    throughput = await _closed_loop(create, completed, opts.seconds, opts.in_flight)
+    latency = await _open_loop(create_with_result, opts.latency_seconds, opts.rate)
     return {"throughput": throughput, "latency": latency}
 
 
@@ -129,14 +143,28 @@ async def _grpc_phase(address: str, bpmn_path: str, opts) -> dict:
     async def work():
         return {}
 
+    # Completions acknowledged by the gateway, counted where pyzeebe sends them.
+    acknowledged = 0
+    complete_job = worker.zeebe_adapter.complete_job
+
+    async def counted_complete_job(*args, **kwargs):
+        nonlocal acknowledged
+        answer = await complete_job(*args, **kwargs)
+        acknowledged += 1
+        return answer
+
+    worker.zeebe_adapter.complete_job = counted_complete_job
     working = asyncio.create_task(worker.work())
     try:
         await asyncio.sleep(0.5)  # the job streams open
 
         async def create():
+            await client.run_process(PROCESS_GRPC, {})
+
+        async def create_with_result():
             await client.run_process_with_result(PROCESS_GRPC, {}, timeout=RESULT_TIMEOUT_MS)
 
-        return await _measure(create, opts)
+        return await _measure(create, create_with_result, lambda: acknowledged, opts)
     finally:
         await worker.stop()
         with contextlib.suppress(asyncio.CancelledError, TimeoutError):
@@ -183,12 +211,16 @@ def _on_ray(opts, files: dict[str, str]) -> dict:
         def work(job):
             return {}
 
-        async def direct_create():
+        async def create():
+            await client.aio.create_instance(PROCESS_DIRECT, {})
+
+        async def create_with_result():
             await client.aio.create_instance_with_result(
                 PROCESS_DIRECT, {}, timeout_ms=RESULT_TIMEOUT_MS
             )
 
-        direct = asyncio.run(_measure(direct_create, opts))
+        stats = work.worker.stats
+        direct = asyncio.run(_measure(create, create_with_result, lambda: stats.completed, opts))
         gateway, address = _start_gateway_process(client.cluster.address)
         via_grpc = asyncio.run(_grpc_phase(address, files[PROCESS_GRPC], opts))
         topology = client.topology()
@@ -207,21 +239,27 @@ def _on_ray(opts, files: dict[str, str]) -> dict:
 async def _direct_in_process(backend, opts) -> dict:
     """The in-process backend called directly: AsyncClient creates, a job loop completes."""
     stop = asyncio.Event()
+    completed = 0
 
     async def job_loop() -> None:
+        nonlocal completed
         while not stop.is_set():
             jobs = await backend.activate_jobs(JOB_DIRECT, WORKER_CONCURRENCY, 30_000, "b", 200, [])
             await asyncio.gather(*[backend.complete_job(key, {}) for key, _ in jobs])
+            completed += len(jobs)
 
     loops = [asyncio.create_task(job_loop()) for _ in range(2)]
 
     async def create():
+        await backend.client.create_instance(PROCESS_DIRECT, {})
+
+    async def create_with_result():
         await backend.client.create_instance_with_result(
             PROCESS_DIRECT, {}, timeout_ms=RESULT_TIMEOUT_MS
         )
 
     try:
-        return await _measure(create, opts)
+        return await _measure(create, create_with_result, lambda: completed, opts)
     finally:
         stop.set()
         await asyncio.gather(*loops, return_exceptions=True)
