@@ -18,7 +18,10 @@ measures the cluster:
 
 `gateway_cost_share` = 1 - gateway throughput / direct throughput (target: <= 0.20). The load
 generator runs in this process for both ways in; the gateway's own work runs in its process,
-as a Zeebe gateway does.
+as a Zeebe gateway does. Where the CPU went during each throughput phase, in CPU milliseconds
+per completed instance: `cpu_ms_per_instance_{direct,grpc}` (`driver`: this process - load
+generator, client or pyzeebe, workers; `gateway`: the gateway process; `rest`: everything else
+on the machine, mostly the cluster).
 
 `--in-process` measures without Ray: the in-process test backend (ONE partition in this
 process) behind a gateway in a thread, against the same backend called directly (the client
@@ -35,6 +38,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 PROCESS_DIRECT = "bench-gateway-direct"
 PROCESS_GRPC = "bench-gateway-grpc"
@@ -48,6 +52,44 @@ WORKER_CONCURRENCY = 64
 DRAIN_TIMEOUT_S = 30.0
 
 
+CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+
+
+def _process_cpu_s(pid: int) -> float:
+    with contextlib.suppress(OSError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS_PER_S
+    return 0.0
+
+
+def _machine_cpu_s() -> float:
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    busy = sum(int(f) for i, f in enumerate(fields) if i not in (3, 4))  # not idle, iowait
+    return busy / CLOCK_TICKS_PER_S
+
+
+class CpuMeter:
+    """CPU seconds of this process, of a gateway process, and of the whole machine."""
+
+    def __init__(self, gateway_pid: int | None = None) -> None:
+        self.gateway_pid = gateway_pid
+        self.start = self._sample()
+
+    def _sample(self) -> tuple[float, float, float]:
+        gateway = _process_cpu_s(self.gateway_pid) if self.gateway_pid else 0.0
+        return _process_cpu_s(os.getpid()), gateway, _machine_cpu_s()
+
+    def per_instance_ms(self, instances: int) -> dict:
+        end = self._sample()
+        driver, gateway, machine = (b - a for a, b in zip(self.start, end, strict=True))
+        per = 1000 / max(instances, 1)
+        return {
+            "driver": round(driver * per, 3),
+            "gateway": round(gateway * per, 3),
+            "rest": round((machine - driver - gateway) * per, 3),
+        }
+
+
 def _percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     if not ordered:
@@ -55,7 +97,9 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
-async def _closed_loop(create, completed, seconds: float, in_flight: int) -> dict:
+async def _closed_loop(
+    create, completed, seconds: float, in_flight: int, gateway_pid: int | None
+) -> dict:
     """`in_flight` creators, each creating again as soon as its create was acknowledged, for
     `seconds`; instances completed meanwhile (`completed()` counts them) per second. Then wait
     (up to DRAIN_TIMEOUT_S) until every instance created has completed."""
@@ -73,9 +117,11 @@ async def _closed_loop(create, completed, seconds: float, in_flight: int) -> dic
 
     before = completed()
     started = time.monotonic()
+    meter = CpuMeter(gateway_pid)
     await asyncio.gather(*[creator() for _ in range(in_flight)])
     elapsed = time.monotonic() - started
     done = completed() - before
+    cpu = meter.per_instance_ms(done)
     drain_end = time.monotonic() + DRAIN_TIMEOUT_S
     while completed() - before < created and time.monotonic() < drain_end:
         await asyncio.sleep(0.05)
@@ -84,6 +130,7 @@ async def _closed_loop(create, completed, seconds: float, in_flight: int) -> dic
         "created": created,
         "errors": errors,
         "not_completed": created - (completed() - before),
+        "cpu_ms_per_instance": cpu,
     }
 
 
@@ -118,16 +165,16 @@ async def _open_loop(create, seconds: float, rate: float) -> dict:
     }
 
 
-async def _measure(create, create_with_result, completed, opts) -> dict:
+async def _measure(create, create_with_result, completed, opts, gateway_pid=None) -> dict:
     for _ in range(WARM_UP_INSTANCES):
         await create_with_result()
-    throughput = await _closed_loop(create, completed, opts.seconds, opts.in_flight)
+    throughput = await _closed_loop(create, completed, opts.seconds, opts.in_flight, gateway_pid)
     latency = await _open_loop(create_with_result, opts.latency_seconds, opts.rate)
     return {"throughput": throughput, "latency": latency}
 
 
 # ---------------------------------------------------------------------- gRPC (pyzeebe)
-async def _grpc_phase(address: str, bpmn_path: str, opts) -> dict:
+async def _grpc_phase(address: str, bpmn_path: str, opts, gateway_pid: int | None) -> dict:
     from pyzeebe import ZeebeClient, ZeebeWorker, create_insecure_channel
 
     channel = create_insecure_channel(address)
@@ -164,7 +211,7 @@ async def _grpc_phase(address: str, bpmn_path: str, opts) -> dict:
         async def create_with_result():
             await client.run_process_with_result(PROCESS_GRPC, {}, timeout=RESULT_TIMEOUT_MS)
 
-        return await _measure(create, create_with_result, lambda: acknowledged, opts)
+        return await _measure(create, create_with_result, lambda: acknowledged, opts, gateway_pid)
     finally:
         await worker.stop()
         with contextlib.suppress(asyncio.CancelledError, TimeoutError):
@@ -222,7 +269,7 @@ def _on_ray(opts, files: dict[str, str]) -> dict:
         stats = work.worker.stats
         direct = asyncio.run(_measure(create, create_with_result, lambda: stats.completed, opts))
         gateway, address = _start_gateway_process(client.cluster.address)
-        via_grpc = asyncio.run(_grpc_phase(address, files[PROCESS_GRPC], opts))
+        via_grpc = asyncio.run(_grpc_phase(address, files[PROCESS_GRPC], opts, gateway.pid))
         topology = client.topology()
         backend = (
             f"embedded Ray cluster: {opts.nodes} nodes, {topology['partition_count']} "
@@ -266,8 +313,6 @@ async def _direct_in_process(backend, opts) -> dict:
 
 
 def _in_process(opts, files: dict[str, str]) -> dict:
-    from pathlib import Path
-
     from raybee.actors.gateway.inprocess import in_process_backend
     from raybee.actors.gateway.server import GatewayConfig
     from raybee.actors.gateway.threaded import ThreadedGateway
@@ -277,7 +322,7 @@ def _in_process(opts, files: dict[str, str]) -> dict:
         gateway.run(gateway.backend.deploy([resource]), 30)
         direct = gateway.run(_direct_in_process(gateway.backend, opts))
         address = f"127.0.0.1:{gateway.port}"
-        via_grpc = asyncio.run(_grpc_phase(address, files[PROCESS_GRPC], opts))
+        via_grpc = asyncio.run(_grpc_phase(address, files[PROCESS_GRPC], opts, None))
     backend = "in-process test backend (ONE partition, no Ray): not the cluster's figures"
     return {"backend": backend, "direct": direct, "grpc": via_grpc}
 
@@ -293,7 +338,6 @@ def run(args: list[str]) -> dict:
     parser.add_argument("--in-process", action="store_true", help="no Ray (see the docstring)")
     opts = parser.parse_args(args)
     import tempfile
-    from pathlib import Path
 
     from raybee.partitions.testing import one_task_process
 
@@ -322,6 +366,8 @@ def run(args: list[str]) -> dict:
         + grpc["throughput"]["errors"]
         + direct["latency"]["errors"]
         + grpc["latency"]["errors"],
+        "cpu_ms_per_instance_direct": direct["throughput"]["cpu_ms_per_instance"],
+        "cpu_ms_per_instance_grpc": grpc["throughput"]["cpu_ms_per_instance"],
         "in_flight": opts.in_flight,
         "seconds": opts.seconds,
         "rate_offered_per_s": opts.rate,
