@@ -4,7 +4,8 @@ and completing, failing, throwing, retries and timeouts.
 ActivateJobs long-polls through the router: it asks the partitions in turn and, while none has
 a job, asks again until the request timeout (`requestTimeout`; 0 means the gateway's default,
 a negative value means answer at once), always ending before the call's own gRPC deadline. All
-jobs found go out in one response.
+jobs found go out in one response; jobs activated too late for it (the router was slow, or the
+caller left) are handed back to their partitions (JOB YIELD).
 
 StreamActivatedJobs keeps a job stream open on every partition's leader for as long as the
 call lasts: jobs are pushed the moment they become activatable. At most
@@ -21,6 +22,7 @@ from pyzeebe.proto import gateway_pb2 as pb
 from raybee.actors.gateway.backend import StreamRequest
 from raybee.actors.gateway.json_documents import parse_document, to_json
 from raybee.actors.gateway.rpc import (
+    DEADLINE_MARGIN_MS,
     LONG_POLL_TIMEOUT_MS_DEFAULT,
     RpcBase,
     server_streaming,
@@ -29,6 +31,7 @@ from raybee.actors.gateway.rpc import (
 from raybee.actors.gateway.statuses import GatewayError
 
 STREAM_BUFFER_JOBS_MAX = 32
+DEADLINE_MARGIN_S = DEADLINE_MARGIN_MS / 1000
 RETRY_BACKOFF_MS_MAX = 7 * 24 * 3600 * 1000
 
 
@@ -61,6 +64,10 @@ def _job_type(job_type: str, rpc: str) -> str:
 
 
 class JobRpcs(RpcBase):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._background: set[asyncio.Task] = set()
+
     # ------------------------------------------------------------------ activation
     @server_streaming
     async def ActivateJobs(self, request, context):
@@ -73,17 +80,49 @@ class JobRpcs(RpcBase):
             poll_ms = 0
         else:
             poll_ms = request.requestTimeout or LONG_POLL_TIMEOUT_MS_DEFAULT
-        jobs = await self.backend.activate_jobs(
-            job_type,
-            request.maxJobsToActivate,
-            request.timeout,
-            request.worker,
-            self._within_deadline(context, poll_ms) if poll_ms else 0,
-            list(request.fetchVariable),
+        activation = asyncio.ensure_future(
+            self.backend.activate_jobs(
+                job_type,
+                request.maxJobsToActivate,
+                request.timeout,
+                request.worker,
+                self._within_deadline(context, poll_ms) if poll_ms else 0,
+                list(request.fetchVariable),
+            )
         )
+        # The router may take longer than the poll under load; jobs it activates after the
+        # caller's deadline (or after the caller left) would wait out their timeout unseen:
+        # hand them back instead.
+        remaining_s = context.time_remaining()
+        budget_s = None if remaining_s is None else max(remaining_s - DEADLINE_MARGIN_S, 0.001)
+        try:
+            done, _ = await asyncio.wait({activation}, timeout=budget_s)
+        except asyncio.CancelledError:
+            self._hand_back_later(activation)
+            raise
+        if not done:
+            self._hand_back_later(activation)
+            return
+        jobs = activation.result()
         self.stats.jobs_activated += len(jobs)
         if jobs:
             yield pb.ActivateJobsResponse(jobs=[activated_job(k, job) for k, job in jobs])
+
+    def _hand_back_later(self, activation: asyncio.Future) -> None:
+        async def hand_back() -> None:
+            try:
+                jobs = await activation
+            except Exception:
+                return  # nothing was activated, or nobody knows: the timeouts settle it
+            self.stats.jobs_late += len(jobs)
+            if jobs:
+                self.stats.jobs_handed_back += await self.backend.yield_jobs(
+                    [key for key, _ in jobs]
+                )
+
+        task = asyncio.get_running_loop().create_task(hand_back())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     @server_streaming
     async def StreamActivatedJobs(self, request, context):

@@ -33,6 +33,7 @@ class GatewayStats:
     statuses: Counter = field(default_factory=Counter)  # (RPC, status name) of refused calls
     internal_errors: int = 0
     jobs_activated: int = 0
+    jobs_late: int = 0  # activated after the caller's deadline: handed back
     jobs_streamed: int = 0
     jobs_handed_back: int = 0
 

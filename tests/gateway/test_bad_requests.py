@@ -2,6 +2,7 @@
 and the gateway serves the next request. Raw gRPC stubs from the protocol package, so each
 request is exactly what it says (zbctl and pyzeebe check some of these themselves)."""
 
+import asyncio
 import time
 
 import grpc
@@ -323,3 +324,49 @@ def test_a_request_over_the_size_limit_is_resource_exhausted():
             timeout=CALL_TIMEOUT_S,
         )
         assert answer.key > 0
+
+
+def test_jobs_activated_after_the_callers_deadline_are_handed_back(bpmn_files):
+    """A slow activation (the router under load) finishes after the caller gave up: its jobs
+    go back to the partition at once instead of waiting out their timeout."""
+
+    async def slow_backend():
+        backend = await in_process_backend()
+        activate = backend.activate_jobs
+
+        async def slow_activate(*args):
+            jobs = await activate(*args)
+            await asyncio.sleep(1.0)
+            return jobs
+
+        backend.activate_jobs = slow_activate
+        return backend
+
+    with (
+        ThreadedGateway(slow_backend, GatewayConfig(port=0)) as slow,
+        grpc.insecure_channel(f"127.0.0.1:{slow.port}") as channel,
+    ):
+        stub = gateway_pb2_grpc.GatewayStub(channel)
+        stub.DeployResource(
+            pb.DeployResourceRequest(
+                resources=[
+                    pb.Resource(name="order.bpmn", content=bpmn_files["order.bpmn"].read_bytes())
+                ]
+            ),
+            timeout=CALL_TIMEOUT_S,
+        )
+        create(stub, "order")
+        request = pb.ActivateJobsRequest(
+            type="work", worker="t", timeout=600_000, maxJobsToActivate=1, requestTimeout=100
+        )
+        # The gateway answers (with no jobs) before the caller's deadline, without waiting.
+        started = time.monotonic()
+        assert list(stub.ActivateJobs(request, timeout=0.5)) == []
+        assert time.monotonic() - started < 0.5
+        deadline = time.monotonic() + 5
+        while slow.stats.jobs_handed_back < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert (slow.stats.jobs_late, slow.stats.jobs_handed_back) == (1, 1)
+        # Activatable again at once, although its 10-minute timeout has not passed.
+        (response,) = stub.ActivateJobs(request, timeout=CALL_TIMEOUT_S)
+        assert len(response.jobs) == 1
