@@ -45,8 +45,8 @@ def deploy(
     seed: int = 0,
     replica: str | None = None,
 ):
-    """The supervisor handle, created if missing (placed on the head node, restarted by Ray
-    wherever it can run if that node goes). `replica` names the hosted replica
+    """The supervisor handle, created if missing (pinned to the head node; Ray restarts its
+    process there). `replica` names the hosted replica
     (`hosting.IMPLEMENTATIONS`); tick_ms defaults to that replica's."""
     implementation = hosting.implementation(replica)
     if replication_factor is None:
@@ -73,7 +73,9 @@ def deploy(
             max_restarts=-1,
             max_task_retries=0,
             num_cpus=0,
-            scheduling_strategy=NodeAffinitySchedulingStrategy(_head_node_id(), soft=True),
+            # The head node: it holds Ray's GCS, so while the supervisor's node lives the
+            # cluster does. Soft affinity was seen to land it on a worker node under load.
+            scheduling_strategy=NodeAffinitySchedulingStrategy(_head_node_id(), soft=False),
         )
         .remote(partitions, replication_factor, data_dir, tick_ms, seed, implementation.name)
     )

@@ -20,8 +20,9 @@ Every `SUPERVISE_INTERVAL_MS` it:
 6. re-replicates: a member of a partition that no live broker hosts (its broker was lost) is
    replaced - a new replica (new id) on a live broker without one of that partition, added as a
    learner with the lost member's priority, promoted once its lag is at most
-   `CATCH_UP_LAG_ENTRIES_MAX`, and then the lost member is removed. With no such broker it
-   waits for a node to join (`waiting_for_node`);
+   `CATCH_UP_LAG_ENTRIES_MAX`, and then the lost member is removed; each step counts as done
+   when the leader reports it (proposed again after `MEMBERSHIP_RETRY_MS` otherwise). With
+   no such broker it waits for a node to join (`waiting_for_node`);
 7. when nothing is being repaired and every member is healthy, asks each partition's leader to
    hand leadership to its preferred (highest-priority) replica.
 
@@ -67,6 +68,7 @@ REPLACEMENT_TIMEOUT_MS = 120_000
 REBALANCE_QUIET_MS = 2_000
 REBALANCE_INTERVAL_MS = 5_000
 OPERATION_TIMEOUT_MS = 5_000
+MEMBERSHIP_RETRY_MS = 2_000
 
 
 def now_ms() -> int:
@@ -93,7 +95,9 @@ class Replacement:
     broker_id: int
     priority: int
     started_ms: int
-    stage: str = "learner"  # learner -> promoted -> done
+    stage: str = "learner"  # learner -> promoted -> (old member gone) done
+    caught_up: bool = False
+    step_ms: int = 0  # when the current step was last proposed
 
 
 @dataclass
@@ -160,6 +164,7 @@ class Supervisor:
         self._last_change_ms = 0
         self._last_transfer_ms: dict[int, int] = {}
         self._lost_replicas: set[int] = set()
+        self._last_failure: tuple[str, str] | None = None
         self.iterations = 0
         self.events.add(now_ms(), "supervisor_started", incarnation=self.incarnation)
         self._load_events()
@@ -475,6 +480,14 @@ class Supervisor:
             placement={p: [[b, r, prio] for r, b, prio in m] for p, m in replicas.items()},
         )
 
+    def _failed(self, operation: str, error: str) -> None:
+        """An operation_failed event, unless it repeats the previous one word for word (a
+        refusal retried every round would bury every other event)."""
+        if self._last_failure == (operation, error):
+            return
+        self._last_failure = (operation, error)
+        self.events.add(now_ms(), "operation_failed", operation=operation, error=error)
+
     async def _membership(self, partition: int, operation: str, replica: int, priority=None):
         view = self.partitions.get(partition)
         if view is None or view.leader_broker is None:
@@ -483,19 +496,11 @@ class Supervisor:
         try:
             outcome = await _call(handle.membership.remote(operation, partition, replica, priority))
         except Exception as error:
-            self.events.add(
-                now_ms(),
-                "operation_failed",
-                operation=f"{operation} p{partition}",
-                error=repr(error),
-            )
+            self._failed(f"{operation} p{partition}", repr(error))
             return None
         if outcome.kind != OK:
-            self.events.add(
-                now_ms(),
-                "operation_failed",
-                operation=f"{operation} p{partition} r{replica}",
-                error=f"{outcome.kind}: {outcome.reason}",
+            self._failed(
+                f"{operation} p{partition} r{replica}", f"{outcome.kind}: {outcome.reason}"
             )
             return None
         return outcome
@@ -527,30 +532,42 @@ class Supervisor:
     async def _start_replacement(
         self, partition: int, view: PartitionView, orphan: int, routes: dict[int, int]
     ) -> None:
+        alive = set(self._alive())
         hosted: dict[int, set[int]] = {}
         for replica, broker in routes.items():
-            for p, pv in self.partitions.items():
-                if replica in pv.members or replica == pv.leader_replica:
-                    hosted.setdefault(broker, set()).add(p)
-        host = replacement_host(partition, self._alive(), hosted)
-        if host is None:
-            if partition not in self._waiting_reported:
-                self._waiting_reported.add(partition)
-                self.events.add(now_ms(), "waiting_for_node", partitions=[partition])
-            return
-        self._waiting_reported.discard(partition)
-        new = self.next_replica_id
-        self.next_replica_id += 1
+            if replica in self.replica_partition:
+                hosted.setdefault(broker, set()).add(self.replica_partition[replica])
+        # A replica of this partition already on a live broker but not a member: an earlier
+        # replacement whose add_learner did not go through. Add that one again.
+        strays = sorted(
+            r
+            for r, b in routes.items()
+            if self.replica_partition.get(r) == partition and r not in view.members and b in alive
+        )
         priority = view.members.get(orphan, {}).get("priority", 0)
-        try:
-            await _call(self.brokers[host].handle.host.remote(partition, new, self.partition_count))
-        except Exception as error:
-            self.events.add(now_ms(), "operation_failed", operation="host", error=repr(error))
-            return
-        self.assigned[new] = host
-        self.replica_partition[new] = partition
-        self._last_routes = None
-        await self._push_routes()
+        if strays:
+            new, host = strays[0], routes[strays[0]]
+        else:
+            host = replacement_host(partition, sorted(alive), hosted)
+            if host is None:
+                if partition not in self._waiting_reported:
+                    self._waiting_reported.add(partition)
+                    self.events.add(now_ms(), "waiting_for_node", partitions=[partition])
+                return
+            self._waiting_reported.discard(partition)
+            new = self.next_replica_id
+            self.next_replica_id += 1
+            try:
+                await _call(
+                    self.brokers[host].handle.host.remote(partition, new, self.partition_count)
+                )
+            except Exception as error:
+                self._failed("host", repr(error))
+                return
+            self.assigned[new] = host
+            self.replica_partition[new] = partition
+            self._last_routes = None
+            await self._push_routes()
         if await self._membership(partition, "add_learner", new, priority) is None:
             return
         self.replacements[partition] = Replacement(partition, orphan, new, host, priority, now_ms())
@@ -574,30 +591,40 @@ class Supervisor:
             )
             del self.replacements[op.partition_id]
             return
+        # Each step is proposed, then confirmed by what the leader reports (a conf change
+        # takes effect when the leader appends it; a new leader may not have it): a step not
+        # confirmed within MEMBERSHIP_RETRY_MS is proposed again.
         member = view.members.get(op.new_replica)
+        voter = member is not None and member.get("voter")
         if op.stage == "learner":
-            if member is not None and member.get("voter"):
-                op.stage = "promoted"
-            else:
+            if not voter:
                 lag = view.lag.get(op.new_replica)
                 if lag is None or lag > CATCH_UP_LAG_ENTRIES_MAX:
                     return
-                self.events.add(
-                    now, "caught_up", partition=op.partition_id, replica=op.new_replica, lag=lag
-                )
+                if not op.caught_up:
+                    op.caught_up = True
+                    self.events.add(
+                        now, "caught_up", partition=op.partition_id, replica=op.new_replica, lag=lag
+                    )
+                if now - op.step_ms < MEMBERSHIP_RETRY_MS:
+                    return
                 if await self._membership(op.partition_id, "promote", op.new_replica) is None:
                     return
-                op.stage = "promoted"
-                self.events.add(
-                    now_ms(), "promoted", partition=op.partition_id, replica=op.new_replica
-                )
+                op.step_ms = now
+                return
+            op.stage = "promoted"
+            self.events.add(now, "promoted", partition=op.partition_id, replica=op.new_replica)
+            op.step_ms = 0
         if op.stage == "promoted":
             if op.old_replica in view.members:
-                if await self._membership(op.partition_id, "remove", op.old_replica) is None:
+                if now - op.step_ms < MEMBERSHIP_RETRY_MS:
                     return
-                self.events.add(
-                    now_ms(), "member_removed", partition=op.partition_id, replica=op.old_replica
-                )
+                if await self._membership(op.partition_id, "remove", op.old_replica) is not None:
+                    op.step_ms = now
+                return
+            self.events.add(
+                now_ms(), "member_removed", partition=op.partition_id, replica=op.old_replica
+            )
             del self.replacements[op.partition_id]
             self._orphan_since.pop(op.old_replica, None)
             self._last_change_ms = now_ms()

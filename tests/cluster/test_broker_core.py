@@ -300,9 +300,7 @@ def test_ticks_follow_the_clock_and_a_long_pause_is_not_replayed_as_a_burst(core
     del core.replicas[5]
 
 
-def test_commands_for_other_partitions_go_to_their_leader_or_a_member_at_most_twice(
-    core, sent
-):
+def test_commands_for_other_partitions_go_to_their_leader_or_a_member_at_most_twice(core, sent):
     records = [create()]
     core.set_routes({101: 1, 202: 2, 303: 3}, {}, {101: 1, 202: 2, 303: 3})
     core.accept_partition_commands(2, records, hops=0)  # no leader known: a member knows

@@ -126,18 +126,22 @@ def test_the_lost_members_are_replaced_on_a_new_node_and_leaders_spread_again(
     client = cluster_client
     seq = tools.last_event_seq(client)
     client.cluster.add_node()
-    removed = tools.wait_for(
-        lambda: (lambda e: e if len({x["fields"]["partition"] for x in e}) == 3 else None)(
-            tools.events_of(client, "member_removed", 0)
-        ),
-        120,
-        "every partition's lost member replaced",
-        interval_s=0.5,
-    )
+
+    def replaced():
+        removed = tools.events_of(client, "member_removed", 0)
+        return len({e["fields"]["partition"] for e in removed}) == 3
+
+    if not tools.wait_for(replaced, 120, "replacement", interval_s=0.5, fail=False):
+        status = client.status()
+        events = "\n".join(f"{e['kind']} {e['fields']}" for e in status["events"][-40:])
+        pytest.fail(
+            f"the lost members were not all replaced in 120 s; replacements "
+            f"{status['replacements']}\nevents:\n{events}"
+        )
     kinds = [e["kind"] for e in client.status()["events"]]
     for kind in ("broker_placed", "learner_added", "caught_up", "promoted"):
         assert kind in kinds, kind
-    del removed, seq
+    del seq
     topology = client.topology()
     live = {b for b, v in topology["brokers"].items() if v["state"] == "alive"}
     for partition in topology["partitions"].values():
