@@ -76,7 +76,6 @@ class Broker:
         data_dir: str | None,
         tick_ms: int,
         seed: int,
-        implementation: str | None = None,
     ) -> None:
         self.broker_id = broker_id
         root = Path(data_dir) if data_dir else default_data_dir()
@@ -95,7 +94,6 @@ class Broker:
             tick_ms,
             self.transport.send,
             self._send_commands,
-            implementation,
         )
         self.recovered = self.core.recover()
         self.core.on_jobs = self._jobs_arrived

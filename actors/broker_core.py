@@ -140,7 +140,6 @@ class BrokerCore:
         tick_ms: int,
         send_messages: Callable[[int, list], None],
         send_commands: Callable[[int, int, list[Record], int], None],
-        implementation: str | None = None,
     ) -> None:
         assert tick_ms >= 1
         self.broker_id = broker_id
@@ -151,8 +150,7 @@ class BrokerCore:
         self.tick_ms = tick_ms
         self.send_messages = send_messages
         self.send_commands = send_commands
-        self.implementation = hosting.implementation(implementation)
-        self.replica_config = hosting.default_config(implementation, tick_ms)
+        self.replica_config = hosting.replica_config(tick_ms)
         self.replicas: dict[int, Hosted] = {}  # by partition id: one replica per partition
         self.routes: dict[int, int] = {}  # replica id -> broker id, cluster-wide
         self.leader_hints: dict[int, int] = {}  # partition -> broker of its last known leader
@@ -183,7 +181,7 @@ class BrokerCore:
         return self.root / f"p{partition_id}-r{replica_id}"
 
     def _open(self, partition_id: int, replica_id: int, partition_count: int) -> Hosted:
-        replica = self.implementation.replica_class.open(
+        replica = hosting.ReplicaClass.open(
             self._directory(partition_id, replica_id),
             partition_id=partition_id,
             replica_id=replica_id,

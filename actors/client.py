@@ -394,7 +394,7 @@ class AsyncClient:
         )
 
     async def topology(self) -> dict:
-        """Partitions (leader, members), brokers (node, state), the replica implementation.
+        """Partitions (leader, members), brokers (node, state).
         While the supervisor restarts, asks again for up to TOPOLOGY_WAIT_S."""
         deadline = time.monotonic() + TOPOLOGY_WAIT_S
         while True:
@@ -762,7 +762,6 @@ def connect(
     data_dir: str | None = None,
     tick_ms: int | None = None,
     ready_timeout_s: float = deployment.READY_TIMEOUT_S,
-    replica: str | None = None,
 ) -> Client:
     """A client of raybee. See the module docstring for the embedded default."""
     from raybee.actors.local_cluster import LocalCluster, init_driver
@@ -773,9 +772,7 @@ def connect(
         if address is None and not ray.is_initialized():
             cluster = LocalCluster.start(nodes=nodes)
             cluster.connect_driver(NAMESPACE)
-            supervisor = deployment.deploy(
-                partitions, replication_factor, data_dir, tick_ms, replica=replica
-            )
+            supervisor = deployment.deploy(partitions, replication_factor, data_dir, tick_ms)
         else:
             if not ray.is_initialized():
                 init_driver(address, NAMESPACE)

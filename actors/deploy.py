@@ -43,16 +43,14 @@ def deploy(
     data_dir: str | None = None,
     tick_ms: int | None = None,
     seed: int = 0,
-    replica: str | None = None,
 ):
     """The supervisor handle, created if missing (pinned to the head node; Ray restarts its
     process there). `replica` names the hosted replica
     (`hosting.IMPLEMENTATIONS`); tick_ms defaults to that replica's."""
-    implementation = hosting.implementation(replica)
     if replication_factor is None:
-        replication_factor = implementation.default_replication_factor
+        replication_factor = hosting.REPLICATION_FACTOR_DEFAULT
     if tick_ms is None:
-        tick_ms = implementation.config_class().tick_ms
+        tick_ms = hosting.default_tick_ms()
     supervisor = find_supervisor()
     if supervisor is not None:
         topology = ray.get(supervisor.topology.remote())
@@ -77,7 +75,7 @@ def deploy(
             # cluster does. Soft affinity was seen to land it on a worker node under load.
             scheduling_strategy=NodeAffinitySchedulingStrategy(_head_node_id(), soft=False),
         )
-        .remote(partitions, replication_factor, data_dir, tick_ms, seed, implementation.name)
+        .remote(partitions, replication_factor, data_dir, tick_ms, seed)
     )
     ray.get(supervisor.start.remote())
     return supervisor

@@ -1,79 +1,30 @@
-"""The one place that names the partition replicas a broker can host.
+"""The one place that names the partition replica a broker hosts: the replicated partition
+(`raybee.partitions.replica.PartitionReplica`), and the errors through which it refuses.
 
-Brokers drive replicas through the contract of `raybee.partitions.replica` (open, bootstrap,
-tick, step, submit, ready/advance, membership operations, job streams, status). While that
-package is being written, two TEMPORARY stand-ins take its place:
-
-- "standin" (`_standin_replica.py`): one unreplicated LocalPartition per partition,
-  replication factor 1, on disk (a restarted broker recovers it);
-- "raft-standin" (`_standin_raft_replica.py`): the real Raft core replicating commands between
-  brokers, every replica processing them in memory; replication factor 3, failover,
-  learners and removal, but nothing on disk and no job push.
-
-A deployment names its implementation (`raybee start --replica`, `raybee.connect(replica=)`);
-the supervisor passes it to every broker it places.
+Brokers drive it through its contract: open, bootstrap, tick, step, submit, ready/advance,
+add_learner/promote/remove/transfer_leadership, job streams, status, digest.
 """
 
-from dataclasses import dataclass
-
-from raybee.actors import _standin_raft_replica, _standin_replica
-from raybee.raft import NotLeaderError as RaftNotLeaderError
-from raybee.raft import RaftError
-
-
-@dataclass(frozen=True)
-class Implementation:
-    name: str
-    replica_class: type
-    config_class: type
-    replication_factor_max: int
-    default_replication_factor: int
-    job_push: bool
-    note: str
-
-
-IMPLEMENTATIONS = {
-    "standin": Implementation(
-        "standin",
-        _standin_replica.StandinReplica,
-        _standin_replica.StandinReplicaConfig,
-        1,
-        1,
-        True,
-        "TEMPORARY stand-in: replication factor 1, no Raft",
-    ),
-    "raft-standin": Implementation(
-        "raft-standin",
-        _standin_raft_replica.RaftStandinReplica,
-        _standin_raft_replica.RaftStandinConfig,
-        7,
-        3,
-        False,
-        "TEMPORARY Raft stand-in: commands replicated, state in memory, no job push",
-    ),
-}
-DEFAULT_IMPLEMENTATION = "standin"
-
-NOT_LEADER_ERRORS: tuple[type[BaseException], ...] = (
-    _standin_replica.NotLeaderError,
-    RaftNotLeaderError,
+from raybee.partitions.replica import (
+    BackpressureError,
+    PartitionReplica,
+    ReplicaConfig,
+    ReplicaError,
 )
-BACKPRESSURE_ERRORS: tuple[type[BaseException], ...] = (_standin_replica.BackpressureError,)
-# A membership operation the replica refused (another change in progress, not a voter, ...).
-MEMBERSHIP_ERRORS: tuple[type[BaseException], ...] = (
-    RaftError,
-    _standin_replica.StandinLimitError,
-)
+from raybee.raft import NotLeaderError, RaftError
 
+# Shown in the topology (the gRPC gateway's in-process backend names its own).
+REPLICA_IMPLEMENTATION = "replica"
+REPLICATION_FACTOR_DEFAULT = 3
+# Raft would take more; more than this many copies of a partition on one cluster is a mistake.
+REPLICATION_FACTOR_MAX = 7
 
-def implementation(name: str | None) -> Implementation:
-    name = name or DEFAULT_IMPLEMENTATION
-    found = IMPLEMENTATIONS.get(name)
-    if found is None:
-        raise ValueError(
-            f"unknown replica implementation {name!r}; known: {sorted(IMPLEMENTATIONS)}"
-        )
-    return found
+ReplicaClass = PartitionReplica
+# The replica's NotLeaderError is a subclass of raft's: catching raft's catches both.
+NOT_LEADER_ERRORS: tuple[type[BaseException], ...] = (NotLeaderError,)
+BACKPRESSURE_ERRORS: tuple[type[BaseException], ...] = (BackpressureError,)
+# A membership operation refused (a change still in progress, not a voter, ...).
+MEMBERSHIP_ERRORS: tuple[type[BaseException], ...] = (RaftError, ReplicaError)
 
 
 def leader_hint(error: BaseException) -> int | None:
@@ -85,5 +36,9 @@ def backpressure_reason(error: BaseException) -> str:
     return getattr(error, "reason", None) or str(error)
 
 
-def default_config(name: str | None, tick_ms: int):
-    return implementation(name).config_class(tick_ms=tick_ms)
+def default_tick_ms() -> int:
+    return ReplicaConfig().tick_ms
+
+
+def replica_config(tick_ms: int) -> ReplicaConfig:
+    return ReplicaConfig(tick_ms=tick_ms)

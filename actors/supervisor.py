@@ -128,14 +128,11 @@ class Supervisor:
         data_dir: str | None,
         tick_ms: int,
         seed: int = 0,
-        implementation: str | None = None,
     ) -> None:
-        self.implementation = hosting.implementation(implementation)
-        if not 1 <= replication_factor <= self.implementation.replication_factor_max:
+        if not 1 <= replication_factor <= hosting.REPLICATION_FACTOR_MAX:
             raise ValueError(
-                f"replication factor {replication_factor} is not supported by the replica "
-                f"{self.implementation.name!r}: at most "
-                f"{self.implementation.replication_factor_max}"
+                f"replication factor must lie in 1..{hosting.REPLICATION_FACTOR_MAX}, got "
+                f"{replication_factor}"
             )
         if partition_count < 1:
             raise ValueError(f"partition count must be at least 1, got {partition_count}")
@@ -369,7 +366,6 @@ class Supervisor:
                 self.data_dir,
                 self.tick_ms,
                 self.seed + broker_id,
-                self.implementation.name,
             )
         )
         self.brokers[broker_id] = BrokerView(broker_id, handle, node_id, "starting", now_ms())
@@ -668,8 +664,8 @@ class Supervisor:
         routes = self._routes()
         return {
             "created": self.created,
-            "replica_implementation": self.implementation.name,
-            "job_push": self.implementation.job_push,
+            "replica_implementation": hosting.REPLICA_IMPLEMENTATION,
+            "job_push": True,
             "partition_count": self.partition_count,
             "replication_factor": self.replication_factor,
             "partitions": {
@@ -730,7 +726,7 @@ class Supervisor:
         }
         return {
             **topology,
-            "replica_implementation": self.implementation.name,
+            "replica_implementation": hosting.REPLICA_IMPLEMENTATION,
             "supervisor": {"incarnation": self.incarnation, "iterations": self.iterations},
             "replicas": replicas,
             "loops": loops,

@@ -13,7 +13,7 @@ process completes every job at once (job push, falling back to long-polling acti
   the first command on partition 1 acknowledged by the new leader; rereplication_s: kill ->
   the lost member replaced (learner caught up, promoted, dead member removed). A new node joins
   right after the kill (as Ray's autoscaler would add one) for the replacement broker. Only
-  with replication factor >= 3 (the stand-in replica cannot fail over: reported as null);
+  with replication factor >= 3 (else reported as null);
 - lost: acknowledged creates whose instance never completed (must be 0);
 - cpu_share_ray / cpu_share_raybee: CPU seconds during the throughput phase of Ray's own
   processes (GCS, raylets, dashboard and agents, monitors, idle workers) against raybee's
@@ -247,7 +247,6 @@ def run(args: list[str]) -> dict:
     parser.add_argument("--replication-factor", type=int, default=None)
     parser.add_argument("--concurrency", type=int, default=128)
     parser.add_argument("--no-failover", action="store_true")
-    parser.add_argument("--replica", default=None, help="hosted replica implementation")
     opts = parser.parse_args(args)
 
     import raybee
@@ -258,7 +257,6 @@ def run(args: list[str]) -> dict:
     client = raybee.connect(
         partitions=opts.partitions,
         replication_factor=opts.replication_factor,
-        replica=opts.replica,
     )
     figures: dict = {
         "cores": os.cpu_count(),
@@ -270,8 +268,6 @@ def run(args: list[str]) -> dict:
     try:
         cluster = client.cluster
         topology = client.topology()
-        figures["replica"] = topology["replica_implementation"]
-        figures["job_push"] = topology["job_push"]
         figures["replication_factor"] = topology["replication_factor"]
         figures["partitions"] = opts.partitions
         client.deploy((f"{PROCESS_ID}.bpmn", one_task_process(PROCESS_ID, JOB_TYPE)))

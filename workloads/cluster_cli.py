@@ -39,12 +39,6 @@ def start(args: list[str]) -> int:
     parser.add_argument("--nodes", type=int, default=3, help="local cluster only")
     parser.add_argument("--tick-ms", type=int, default=None)
     parser.add_argument(
-        "--replica",
-        default=None,
-        help="the hosted replica implementation (default: the replicated partition when it "
-        "lands; until then the stand-in)",
-    )
-    parser.add_argument(
         "--no-wait",
         action="store_true",
         help="return once the supervisor runs (brokers are placed as nodes join: `ray up`)",
@@ -77,7 +71,6 @@ def start(args: list[str]) -> int:
             opts.replication_factor,
             opts.data_dir,
             opts.tick_ms,
-            replica=opts.replica,
         )
         if opts.no_wait:
             print(
@@ -111,7 +104,7 @@ def _table(rows: list[list], header: list[str]) -> list[str]:
 def format_status(status: dict, events_shown: int = DEFAULT_EVENTS_SHOWN) -> str:
     lines = [
         f"raybee: {status['partition_count']} partitions, replication factor "
-        f"{status['replication_factor']}, replica: {status['replica_implementation']}, "
+        f"{status['replication_factor']}, "
         f"supervisor incarnation {status['supervisor']['incarnation']}"
     ]
     lines.append("brokers")

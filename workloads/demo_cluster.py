@@ -7,9 +7,9 @@
    completed, in flight, throughput, latency so far, leaders.
 4. A third of the way in, kills the Ray node that hosts a partition leader (every process of
    it, at once) and adds a fresh node, as an autoscaler would: the new leader, the replacement
-   broker and the re-replication appear as the supervisor's events. With the TEMPORARY stand-in
-   replica (replication factor 1) a lost node would take its partition with it, so the demo
-   kills the leader's broker PROCESS instead: Ray restarts it and it recovers from its disk.
+   broker and the re-replication appear as the supervisor's events. (With a replication factor
+   below 3 a lost node would take its partitions with it: the demo then kills the leader's
+   broker PROCESS instead, which Ray restarts and which recovers from its disk.)
 5. Ends with a summary against the targets: created, completed, acknowledged-but-lost (must be
    0), throughput, p50/p99 latency (create sent -> instance completed), failover time (kill ->
    first create on that partition acknowledged by its leader).
@@ -122,7 +122,7 @@ def _print_events(client, after_seq: int) -> int:
 
 
 def _kill_a_leader(client, replicated: bool) -> dict:
-    """Kill the node (or, on the stand-in, the broker process) of a partition leader that is
+    """Kill the node (below replication factor 3: the broker process) of a partition leader that is
     not on the head node. Returns what was killed and when."""
     import ray
 
@@ -149,7 +149,7 @@ def _kill_a_leader(client, replicated: bool) -> dict:
         os.kill(info["pid"], signal.SIGKILL)
         say(
             f"  !! killed broker {broker}'s process (pid {info['pid']}, leader of partition "
-            f"{partition}); stand-in replica: the node stays, Ray restarts the broker"
+            f"{partition}); replication factor below 3: the node stays, Ray restarts the broker"
         )
     return {"partition": partition, "broker": broker, "at": killed_at}
 
@@ -159,7 +159,6 @@ def run(args: list[str]) -> int:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--rate", type=float, default=RATE_PER_S_DEFAULT)
     parser.add_argument("--dir", default=None, help="data directory (default: Ray's session)")
-    parser.add_argument("--replica", default=None, help="hosted replica implementation")
     opts = parser.parse_args(args)
     logging.basicConfig(level=logging.WARNING, format="  [%(name)s] %(message)s")
     logging.getLogger("raybee.actors.client").setLevel(logging.ERROR)
@@ -168,7 +167,7 @@ def run(args: list[str]) -> int:
 
     demo_started = time.monotonic()
     say("== 1. An embedded Ray cluster: 3 nodes on 127.0.0.1, one raybee broker on each")
-    client = raybee.connect(data_dir=opts.dir, replica=opts.replica)
+    client = raybee.connect(data_dir=opts.dir)
     try:
         topology = client.topology()
         replicated = topology["replication_factor"] >= 3
@@ -176,7 +175,7 @@ def run(args: list[str]) -> int:
             f"  Ray nodes up in {client.cluster.started_s:.1f} s; raybee serving after "
             f"{time.monotonic() - demo_started:.1f} s: {topology['partition_count']} partitions, "
             f"replication factor {topology['replication_factor']} "
-            f"({topology['replica_implementation']} replica)"
+            "(Raft between the brokers)"
         )
         for partition, info in topology["partitions"].items():
             members = ", ".join(f"r{r}@b{m['broker']}" for r, m in info["members"].items())
@@ -289,11 +288,6 @@ def run(args: list[str]) -> int:
         ]
         for name, value, target in rows:
             say(f"  {name:<46} {value:>14}   {('target ' + target) if target else ''}")
-        if not replicated:
-            say(
-                "  (stand-in replica, replication factor 1: a Ray node's loss would lose its "
-                "partition, so the broker process was killed instead of the node)"
-            )
         ok = lost == 0
     finally:
         say("== 7. Stopping every process the demo started")

@@ -65,11 +65,25 @@ def sent():
     return Sent()
 
 
+def lead(core, clock, partition=1):
+    """Tick until the partition's (single-voter) replica has elected itself."""
+    core.restart_clock()
+    for _ in range(200):
+        clock.advance(TICK_MS)
+        core.run_once()
+        if core.replicas[partition].replica.role == "leader":
+            for _ in range(5):  # its first entry committed
+                core.run_once()
+            return
+    raise AssertionError("the replica did not elect itself")
+
+
 @pytest.fixture
 def core(tmp_path, clock, sent):
     core = make_core(tmp_path / "broker-1", clock, sent)
     core.set_routes({101: 1}, {})
     core.host(1, 101, 1, voters={101: 1})
+    lead(core, clock)
     yield core
     core.close()
 
@@ -194,12 +208,14 @@ def test_a_restarted_broker_recovers_its_replicas_from_disk(tmp_path, clock, sen
     core = make_core(root, clock, sent)
     core.set_routes({101: 1}, {})
     core.host(1, 101, 1, voters={101: 1})
+    lead(core, clock)
     (created,) = run_until_answered(core, submit(core, 1, [create("t")]), clock)
     digest = core.replicas[1].replica.digest()
     core.close()
     again = make_core(root, clock, sent)
     assert again.recover() == [1]
     assert again.routes == {101: 1}
+    lead(again, clock)
     assert again.replicas[1].replica.digest() == digest
     (done,) = run_until_answered(
         again, submit(again, 1, [job_command(JobIntent.COMPLETE, created.record.key)]), clock

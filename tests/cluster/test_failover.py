@@ -10,8 +10,6 @@
 - a fault-injecting transport between the brokers (drops, delays, a network partition) under
   load: the same history checks, and the counts of the faults it applied.
 
-Runs on `FAILOVER_REPLICA`: the TEMPORARY Raft stand-in until the replicated partition lands
-(then the real one, and the stand-in goes).
 """
 
 import asyncio
@@ -24,7 +22,6 @@ import ray
 from raybee.partitions.testing import one_task_process
 
 pytestmark = pytest.mark.timeout(300)
-FAILOVER_REPLICA = "raft-standin"
 
 PROCESS_ID = "failover"
 JOB_TYPE = "failover-work"
@@ -36,7 +33,7 @@ ACKNOWLEDGED: set[int] = set()
 def cluster_client():
     import raybee
 
-    client = raybee.connect(partitions=3, replication_factor=3, nodes=3, replica=FAILOVER_REPLICA)
+    client = raybee.connect(partitions=3, replication_factor=3, nodes=3)
     try:
         client.deploy((f"{PROCESS_ID}.bpmn", one_task_process(PROCESS_ID, JOB_TYPE)))
 
