@@ -40,5 +40,16 @@ def default_tick_ms() -> int:
     return ReplicaConfig().tick_ms
 
 
+# A broker's loop must come back to its other replicas (and their heartbeats) within a tick or
+# two: each ready() of a hosted replica does at most this much (measured: `raybee status`
+# shows the loop's longest iteration).
+BATCHES_PER_READY_MAX = 2
+ROUNDS_PER_READY_MAX = 2
+
+
 def replica_config(tick_ms: int) -> ReplicaConfig:
-    return ReplicaConfig(tick_ms=tick_ms)
+    return ReplicaConfig(
+        tick_ms=tick_ms,
+        batches_per_ready_max=BATCHES_PER_READY_MAX,
+        rounds_per_ready_max=ROUNDS_PER_READY_MAX,
+    )
