@@ -341,8 +341,12 @@ class AsyncClient:
         )
         await self._keyed(incident_key, command)
 
-    async def _keyed(self, key: int, command: Record) -> Record:
-        return await self._on_loop(self._router.execute(partition_for_key(key), command))
+    async def _keyed(self, key: int, command: Record, request_id: int | None = None) -> Record:
+        return await self._on_loop(
+            self._router.execute(
+                partition_for_key(key), command, COMMAND_TIMEOUT_MS_DEFAULT, request_id
+            )
+        )
 
     # ------------------------------------------------------------------ jobs
     async def activate_jobs(
@@ -362,30 +366,46 @@ class AsyncClient:
         )
         return [Job.of(key, job) for key, job in pairs]
 
-    async def complete_job(self, job_key: int, variables: dict | None = None) -> None:
+    async def complete_job(
+        self, job_key: int, variables: dict | None = None, *, request_id: int | None = None
+    ) -> None:
         command = Record(
             ValueType.JOB,
             JobIntent.COMPLETE,
             JobRecordValue(variables=variables or {}),
             key=job_key,
         )
-        await self._keyed(job_key, command)
+        await self._keyed(job_key, command, request_id)
 
     async def fail_job(
-        self, job_key: int, retries: int, error_message: str = "", *, retry_backoff_ms: int = 0
+        self,
+        job_key: int,
+        retries: int,
+        error_message: str = "",
+        *,
+        retry_backoff_ms: int = 0,
+        request_id: int | None = None,
     ) -> None:
         value = JobRecordValue(
             retries=retries, error_message=error_message[:4000], retry_backoff_ms=retry_backoff_ms
         )
-        await self._keyed(job_key, Record(ValueType.JOB, JobIntent.FAIL, value, key=job_key))
+        command = Record(ValueType.JOB, JobIntent.FAIL, value, key=job_key)
+        await self._keyed(job_key, command, request_id)
 
     async def throw_error(
-        self, job_key: int, error_code: str, error_message: str = "", variables: dict | None = None
+        self,
+        job_key: int,
+        error_code: str,
+        error_message: str = "",
+        variables: dict | None = None,
+        *,
+        request_id: int | None = None,
     ) -> None:
         value = JobRecordValue(
             error_code=error_code, error_message=error_message[:4000], variables=variables or {}
         )
-        await self._keyed(job_key, Record(ValueType.JOB, JobIntent.THROW_ERROR, value, key=job_key))
+        command = Record(ValueType.JOB, JobIntent.THROW_ERROR, value, key=job_key)
+        await self._keyed(job_key, command, request_id)
 
     async def update_job_retries(self, job_key: int, retries: int) -> None:
         value = JobRecordValue(retries=retries)
@@ -564,14 +584,16 @@ class Worker:
 
     async def _settle(self, job: Job, method: str, *args, **kwargs) -> bool:
         """Complete, fail or throw for a job; retried while the cluster is busy or failing
-        over (same request id inside the router; a new one after RESOURCE_EXHAUSTED, which
-        wrote nothing). A rejection (the job timed out and went elsewhere, was cancelled) is
+        over, always with the request id of the first try: a try whose outcome was unknown may
+        have applied, and the partition answers the same id with that first answer instead of
+        NOT_FOUND. A rejection (the job timed out and went elsewhere, was cancelled) is
         counted and dropped."""
         deadline = time.monotonic() + WORKER_COMMAND_DEADLINE_MS / 1000
         call = getattr(self.client, method)
+        request_id = self.client._router.next_request_id()
         while True:
             try:
-                await call(job.key, *args, **kwargs)
+                await call(job.key, *args, request_id=request_id, **kwargs)
                 return True
             except errors.RejectedError as rejection:
                 self.stats.rejected += 1

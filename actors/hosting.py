@@ -5,12 +5,15 @@ Brokers drive it through its contract: open, bootstrap, tick, step, submit, read
 add_learner/promote/remove/transfer_leadership, job streams, status, digest.
 """
 
+import dataclasses
+
 from raybee.partitions.replica import (
     BackpressureError,
     PartitionReplica,
     ReplicaConfig,
     ReplicaError,
 )
+from raybee.partitions.replica.config import default_raft_config
 from raybee.raft import NotLeaderError, RaftError
 
 # Shown in the topology (the gRPC gateway's in-process backend names its own).
@@ -45,11 +48,27 @@ def default_tick_ms() -> int:
 # shows the loop's longest iteration).
 BATCHES_PER_READY_MAX = 2
 ROUNDS_PER_READY_MAX = 2
+# Brokers share their machine's cores with Ray and with each other: on this 2-core machine a
+# broker's loop was seen to stall for hundreds of milliseconds when a node was killed and
+# another started, and 200-400 ms election timeouts then deposed healthy leaders in a cascade
+# (each deposed leader rebuilds its state). 400-800 ms ride such stalls out.
+ELECTION_TIMEOUT_TICKS = 40
+HEARTBEAT_INTERVAL_TICKS = 4
+# A deposed leader rebuilds from its latest snapshot plus the log after it: snapshots every
+# this many positions keep that replay short.
+SNAPSHOT_INTERVAL_POSITIONS = 50_000
 
 
 def replica_config(tick_ms: int) -> ReplicaConfig:
+    raft = dataclasses.replace(
+        default_raft_config(),
+        election_timeout_ticks=ELECTION_TIMEOUT_TICKS,
+        heartbeat_interval_ticks=HEARTBEAT_INTERVAL_TICKS,
+    )
     return ReplicaConfig(
         tick_ms=tick_ms,
+        raft=raft,
         batches_per_ready_max=BATCHES_PER_READY_MAX,
         rounds_per_ready_max=ROUNDS_PER_READY_MAX,
+        snapshot_interval_positions=SNAPSHOT_INTERVAL_POSITIONS,
     )

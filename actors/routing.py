@@ -235,17 +235,23 @@ class Router:
 
     # ------------------------------------------------------------------ sending
     async def send(
-        self, partition: int, command: Record, timeout_ms: int = COMMAND_TIMEOUT_MS_DEFAULT
+        self,
+        partition: int,
+        command: Record,
+        timeout_ms: int = COMMAND_TIMEOUT_MS_DEFAULT,
+        request_id: int | None = None,
     ) -> Record:
         """The answer record (an event, or a rejection: see `answer`) of one command; retries
-        with the same request id on unknown outcomes, follows leader changes."""
+        with the same request id on unknown outcomes, follows leader changes. A caller that
+        retries after UnknownOutcomeError passes the request id of its first try
+        (`next_request_id()`), so the partition answers it once whatever happened."""
         if self.topology is None:
             await self.refresh()
         if not 1 <= partition <= self.partition_count:
             raise ValueError(f"partition {partition} does not exist (1..{self.partition_count})")
-        command = command.stamped(
-            request_stream_id=self.request_stream_id, request_id=self.next_request_id()
-        )
+        if request_id is None:
+            request_id = self.next_request_id()
+        command = command.stamped(request_stream_id=self.request_stream_id, request_id=request_id)
         self.stats["commands"] += 1
         deadline = _deadline(timeout_ms)
         unknown = False
@@ -367,10 +373,14 @@ class Router:
 
     # ------------------------------------------------------------------ conveniences
     async def execute(
-        self, partition: int, command: Record, timeout_ms: int = COMMAND_TIMEOUT_MS_DEFAULT
+        self,
+        partition: int,
+        command: Record,
+        timeout_ms: int = COMMAND_TIMEOUT_MS_DEFAULT,
+        request_id: int | None = None,
     ) -> Record:
         """`send`, and a rejection raised as its typed exception."""
-        return answer(await self.send(partition, command, timeout_ms))
+        return answer(await self.send(partition, command, timeout_ms, request_id))
 
     async def activate_jobs(
         self,

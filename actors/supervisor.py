@@ -8,9 +8,10 @@ replica ids are allocated past the highest it sees, so ids are never reused.
 
 Every `SUPERVISE_INTERVAL_MS` it:
 1. asks every broker for its status (concurrently, each with `STATUS_TIMEOUT_MS`). A broker
-   whose actor died (Ray says so) is lost at once; one that does not answer is suspected, and
-   lost after `BROKER_LOST_AFTER_MS` without an answer (it is then killed, so it cannot come
-   back as a zombie). A restarted broker process (new pid) is noted and keeps its replicas;
+   is lost when Ray says its actor died, or cannot be scheduled again, or its node is dead;
+   one that does not answer is only suspected - a slow broker keeps its replicas - and lost
+   (and killed, so it cannot come back as a zombie) after `BROKER_UNRESPONSIVE_LOST_MS`. A
+   restarted broker process (new pid) is noted and keeps its replicas;
 2. every `NODE_SCAN_INTERVAL_MS`, places a broker on each live node that advertises the
    `raybee_broker` resource and has none (node joins, as when Ray's autoscaler adds one);
 3. once `replication_factor` brokers are ready, creates the partitions (`placement.py`:
@@ -58,9 +59,12 @@ SUPERVISOR_NAME = "raybee-supervisor"
 EVENTS_KEY = "raybee-supervisor-events"
 SUPERVISE_INTERVAL_MS = 200
 STATUS_TIMEOUT_MS = 1_000
-BROKER_LOST_AFTER_MS = 3_000
+# A broker is lost when Ray says its actor died or its node is gone; one that only stops
+# answering is lost (and killed) after this long.
+BROKER_UNRESPONSIVE_LOST_MS = 60_000
 BROKER_START_TIMEOUT_MS = 60_000
 NODE_SCAN_INTERVAL_MS = 1_000
+SUSPECT_NODE_SCAN_INTERVAL_MS = 400
 ROUTES_REFRESH_MS = 2_000
 CATCH_UP_LAG_ENTRIES_MAX = 10
 ORPHAN_GRACE_MS = 3_000
@@ -154,6 +158,7 @@ class Supervisor:
         self._task: asyncio.Task | None = None
         self._rebuilt = False
         self._last_node_scan_ms = 0
+        self._dead_nodes: set[str] = set()
         self._last_routes: tuple | None = None
         self._last_routes_push_ms = 0
         self._orphan_since: dict[int, int] = {}
@@ -244,7 +249,9 @@ class Supervisor:
             self._rebuilt = False
             self._after_rebuild()
         now = now_ms()
-        if now - self._last_node_scan_ms >= NODE_SCAN_INTERVAL_MS:
+        suspects = any(v.state == "suspect" for v in self.brokers.values())
+        interval = SUSPECT_NODE_SCAN_INTERVAL_MS if suspects else NODE_SCAN_INTERVAL_MS
+        if now - self._last_node_scan_ms >= interval:
             self._last_node_scan_ms = now
             self._place_brokers()
         self._observe_partitions()
@@ -311,17 +318,29 @@ class Supervisor:
             if isinstance(result, ray.exceptions.ActorDiedError):
                 self._lose(view, f"actor died: {str(result).splitlines()[0][:200]}")
                 continue
+            if isinstance(result, ray.exceptions.ActorUnschedulableError):
+                self._lose(view, "unschedulable: the node it is pinned to is gone")
+                continue
+            if view.node_id is not None and view.node_id in self._dead_nodes:
+                self._lose(view, "its Ray node died")
+                continue
             since = view.last_ok_ms if view.last_ok_ms else view.placed_ms
-            limit = BROKER_LOST_AFTER_MS if view.last_ok_ms else BROKER_START_TIMEOUT_MS
+            limit = BROKER_UNRESPONSIVE_LOST_MS if view.last_ok_ms else BROKER_START_TIMEOUT_MS
             if view.state == "alive":
                 view.state = "suspect"
                 self.events.add(
                     now, "broker_suspected", broker=view.broker_id, reason=type(result).__name__
                 )
             if now - since > limit:
-                self._lose(view, f"no answer for {now - since} ms ({type(result).__name__})")
+                self._lose(
+                    view, f"no answer for {now - since} ms ({type(result).__name__})", fence=True
+                )
 
-    def _lose(self, view: BrokerView, reason: str) -> None:
+    def _lose(self, view: BrokerView, reason: str, fence: bool = False) -> None:
+        """The broker is gone for good: its replicas will be replaced. Only a broker that
+        stopped answering for BROKER_UNRESPONSIVE_LOST_MS while Ray still sees it is killed
+        (fenced): one that is merely slow - a starved CPU, a long pause - must keep its
+        replicas, or a loaded cluster would lose a majority to its own supervisor."""
         view.state = "lost"
         self._last_change_ms = now_ms()
         if view.status:
@@ -330,13 +349,16 @@ class Supervisor:
         self.events.add(
             now_ms(), "broker_lost", broker=view.broker_id, node=view.node_id, reason=reason
         )
-        with contextlib.suppress(Exception):  # fence it: a broker declared lost stays gone
-            ray.kill(view.handle, no_restart=True)
+        if fence:
+            with contextlib.suppress(Exception):
+                ray.kill(view.handle, no_restart=True)
 
     # ------------------------------------------------------------------ brokers
     def _place_brokers(self) -> None:
+        nodes = ray.nodes()
+        self._dead_nodes = {n["NodeID"] for n in nodes if not n.get("Alive")}
         occupied = {v.node_id for v in self.brokers.values() if v.state != "lost"}
-        for node in ray.nodes():
+        for node in nodes:
             if not node.get("Alive") or node.get("Resources", {}).get(BROKER_RESOURCE, 0) < 1:
                 continue
             node_id = node["NodeID"]

@@ -24,13 +24,19 @@ import signal
 import time
 
 PROCESS_ID = "order"
-RATE_PER_S_DEFAULT = 120.0
+RATE_PER_S_DEFAULT = 100.0
 IN_FLIGHT_MAX = 400
 DRAIN_TIMEOUT_S = 30.0
 REPLACEMENT_WAIT_S = 60.0
 TARGET_THROUGHPUT_PER_S = 200
 TARGET_P99_MS = 250
 TARGET_FAILOVER_S = 1.0
+# Jobs pushed to a broker that dies wait in its memory until their deadline: short, so they
+# come back to the workers within the demo.
+JOB_TIMEOUT_MS = 5_000
+# The replacement machine joins this long after the failure (an autoscaler takes a while too):
+# the failover itself happens before its start-up competes for this machine's two cores.
+NODE_JOINS_AFTER_S = 3.0
 
 ORDER_PROCESS = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -143,15 +149,13 @@ def _kill_a_leader(client, replicated: bool) -> dict:
             f"  !! killed Ray node {info['node_id'][:12]} (broker {broker}, leader of partition "
             f"{partition}): every process of it at once"
         )
-        cluster.add_node()
-        say("  !! a fresh Ray node joins (as an autoscaler would add one)")
     else:
         os.kill(info["pid"], signal.SIGKILL)
         say(
             f"  !! killed broker {broker}'s process (pid {info['pid']}, leader of partition "
             f"{partition}); replication factor below 3: the node stays, Ray restarts the broker"
         )
-    return {"partition": partition, "broker": broker, "at": killed_at}
+    return {"partition": partition, "broker": broker, "at": killed_at, "node_added": not replicated}
 
 
 def run(args: list[str]) -> int:
@@ -189,11 +193,11 @@ def run(args: list[str]) -> int:
             f"version {deployment.processes[0]['version']}"
         )
 
-        @client.worker("payment", concurrency=64)
+        @client.worker("payment", concurrency=64, timeout_ms=JOB_TIMEOUT_MS)
         async def payment(job):
             return {"paid": job.variables["amount"]}
 
-        @client.worker("shipping", concurrency=64)
+        @client.worker("shipping", concurrency=64, timeout_ms=JOB_TIMEOUT_MS)
         async def shipping(job):
             return {"shipped": True}
 
@@ -214,18 +218,36 @@ def run(args: list[str]) -> int:
             if kill is None and elapsed >= kill_after_s:
                 say("== 4. Failure")
                 kill = _kill_a_leader(client, replicated)
+            elif (
+                kill is not None
+                and not kill["node_added"]
+                and (time.monotonic() - kill["at"] >= NODE_JOINS_AFTER_S)
+            ):
+                client.cluster.add_node()
+                kill["node_added"] = True
+                say("  !! a fresh Ray node joins (as an autoscaler would add one)")
             completed = len(shipped)
             latencies = [
                 (shipped[k] - load.sent_at[k]) * 1000 for k in list(shipped) if k in load.sent_at
             ]
             try:
-                leaders = " ".join(f"p{p}=b{b}" for p, b in sorted(_leaders(client).items()))
+                status = client.status()
+                leaders = " ".join(
+                    f"p{p}=b{v['leader_broker'] or '-'}"
+                    for p, v in sorted(status["partitions"].items(), key=lambda kv: int(kv[0]))
+                )
+                pauses = max(
+                    (loop["iteration_ms_max"] for loop in status["loops"].values()), default=0
+                )
+                for handle in client.router.handles.values():
+                    handle.reset_loop_stats.remote()
             except Exception:
-                leaders = "(topology unavailable)"
+                leaders, pauses = "(status unavailable)", float("nan")
             say(
                 f"  t={elapsed:5.1f}s created {len(load.acked_at):6d} completed {completed:6d} "
                 f"in flight {load.in_flight:4d} {completed - last_completed:4d}/s "
-                f"p99 {_percentile(latencies, 0.99):6.0f} ms  leaders {leaders}"
+                f"p99 {_percentile(latencies, 0.99):6.0f} ms  leaders {leaders} "
+                f"loop max {pauses:4.0f} ms"
             )
             last_completed = completed
             seq = _print_events(client, seq)
