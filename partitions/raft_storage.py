@@ -169,6 +169,11 @@ class JournalStorage:
         )
         self._reconcile_with_snapshot()
         rescan = self._check_snapshot_files()
+        self._pin()
+        # Snapshots taken but never handed to Raft (a crash in between) would crowd the one it
+        # holds out of the store: they go.
+        for leftover in self._snapshots.remove_newer_than(self._snapshots.pinned):
+            self.recovery_notes.append(f"removed snapshot {leftover.position}, never held")
         self._cache: deque[Entry] = deque()
         self._confs = self._load_conf_index(rescan)
         return self
@@ -196,6 +201,12 @@ class JournalStorage:
         position = doc["position"]
         files = SnapshotFiles(position, self._snapshots.root / f"{position:020d}")
         return Snapshot(meta=_meta_of(doc["meta"]), data=files)
+
+    def _pin(self) -> None:
+        """The store must never prune the snapshot Raft holds (a newer one taken but not yet
+        handed to Raft - a crash in between - must not push it out)."""
+        data = self._snapshot.data
+        self._snapshots.pinned = data if isinstance(data, SnapshotFiles) else None
 
     def _write_snapshot_file(self, meta: SnapshotMeta, files: SnapshotFiles) -> None:
         doc = {
@@ -431,6 +442,7 @@ class JournalStorage:
         files = self._files_of(snapshot.meta, snapshot.data, "apply_snapshot")
         self._write_snapshot_file(snapshot.meta, files)
         self._snapshot = snapshot
+        self._pin()
         self._journal.reset(snapshot.meta.index + 1)
         self._cache.clear()
         self._confs = []
@@ -451,6 +463,7 @@ class JournalStorage:
         self._write_snapshot_file(meta, files)
         snapshot = Snapshot(meta=meta, data=files)
         self._snapshot = snapshot
+        self._pin()
         self._compact()
         while self._cache and self._cache[0].index <= index:
             self._cache.popleft()

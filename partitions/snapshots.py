@@ -71,15 +71,17 @@ class SnapshotStore:
             shutil.rmtree(leftover)  # a crash while taking a snapshot
         shutil.rmtree(self.root / INCOMING_DIR_NAME, ignore_errors=True)  # or receiving one
         self._incoming: tuple[object, int] | None = None  # (what is received, next offset)
+        # The snapshot its owner (Raft's storage) holds: never pruned, whatever is newer.
+        self.pinned: Snapshot | None = None
 
     def take(self, store, position: int, taken_at_ms: int, raft: dict | None = None) -> Snapshot:
         """Checkpoint `store` (between transactions) as the snapshot at `position`; `raft`
         (index, term, conf, log_position) says which Raft entry it stands for."""
         final = self.root / f"{position:020d}"
         if final.exists():
-            if raft is None or self.manifest(Snapshot(position, final)).get("raft") == raft:
-                return Snapshot(position, final)
-            shutil.rmtree(final)  # taken before at another Raft entry (rebuilt state)
+            # Never replaced: Raft may hold it (a snapshot of a position is only ever taken of
+            # the same state; the host does not take one where one exists).
+            return Snapshot(position, final)
         partial = self.root / f"{position:020d}.partial"
         partial.mkdir()
         store.checkpoint(partial / STATE_DIR_NAME)
@@ -99,8 +101,9 @@ class SnapshotStore:
         fsync_dir(partial)
         partial.rename(final)
         fsync_dir(self.root)
-        self._prune()
-        return Snapshot(position, final)
+        taken = Snapshot(position, final)
+        self._prune(taken)
+        return taken
 
     def snapshots(self) -> list[Snapshot]:
         """Every complete snapshot, newest first (not verified)."""
@@ -162,12 +165,25 @@ class SnapshotStore:
                     on_corrupt(snapshot, error)
         return None
 
-    def _prune(self) -> None:
+    def _prune(self, taken: Snapshot) -> None:
+        keep = {taken.path} | ({self.pinned.path} if self.pinned is not None else set())
         for old in self.snapshots()[self.kept :]:
-            shutil.rmtree(old.path)
+            if old.path not in keep:
+                shutil.rmtree(old.path)
+
+    def remove_newer_than(self, keep: Snapshot | None) -> list[Snapshot]:
+        """Delete the snapshots newer than `keep` (all, when None): taken, but never handed
+        to their owner before a crash. Returns them."""
+        newer = [s for s in self.snapshots() if keep is None or s.position > keep.position]
+        for snapshot in newer:
+            shutil.rmtree(snapshot.path)
+        return newer
 
     def manifest(self, snapshot: Snapshot) -> dict:
         return json.loads((snapshot.path / MANIFEST_NAME).read_text())
+
+    def has(self, position: int) -> bool:
+        return (self.root / f"{position:020d}").is_dir()
 
     def remove(self, snapshot: Snapshot) -> None:
         shutil.rmtree(snapshot.path, ignore_errors=True)

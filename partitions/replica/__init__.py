@@ -9,11 +9,12 @@ for snapshots as files.
 from .config import ReplicaConfig
 from .errors import BackpressureError, NotLeaderError, ReplicaClosedError, ReplicaError
 from .log_view import RaftLogView
-from .replica import FAULT_POINTS, PartitionReplica, ReplicaReady
+from .replica import FAULT_POINTS, MemoryState, PartitionReplica, ReplicaReady, RocksDBState
 from .request_ids import REQUEST_ID_WINDOW_POSITIONS, RequestIdWindow
 
 __all__ = [
     "FAULT_POINTS",
+    "MemoryState",
     "REQUEST_ID_WINDOW_POSITIONS",
     "BackpressureError",
     "NotLeaderError",
@@ -24,4 +25,5 @@ __all__ = [
     "ReplicaError",
     "ReplicaReady",
     "RequestIdWindow",
+    "RocksDBState",
 ]

@@ -44,18 +44,28 @@ ANSWER_SCAN_ENTRIES_MAX = 2_000
 
 
 class RaftLogView(LogStream):
-    def __init__(self, storage, partition_id: int, base_index: int, base_position: int) -> None:
+    def __init__(
+        self,
+        storage,
+        partition_id: int,
+        base_index: int,
+        base_position: int,
+        snapshot_position: int = 0,
+    ) -> None:
         self._storage = storage
         self.partition_id = partition_id
         self._node: RaftNode | None = None
         self._leading = False
-        self.reset(base_index, base_position)
+        self.reset(base_index, base_position, snapshot_position)
 
-    def reset(self, base_index: int, base_position: int) -> None:
+    def reset(self, base_index: int, base_position: int, snapshot_position: int = 0) -> None:
         """Start over after a snapshot: entries after `base_index` come next, and the records
-        of entries up to it end at `base_position`."""
+        of entries up to it end at `base_position`. The snapshot's state was processed up to
+        `snapshot_position`: the records up to it exist in the log (some may lie in entries
+        after the base this replica has not received yet)."""
         assert base_index >= 0 and base_position >= 0, (base_index, base_position)
         self._base_index = base_index
+        self._snapshot_position = snapshot_position
         self._committed_index = base_index
         self._committed_position = base_position
         self._firsts: list[int] = []  # first position of each committed entry with records
@@ -80,7 +90,9 @@ class RaftLogView(LogStream):
 
     @property
     def last_position(self) -> int:
-        return self._last_position if self._leading else self._committed_position
+        if self._leading:
+            return self._last_position
+        return max(self._committed_position, self._snapshot_position)
 
     @property
     def first_position(self) -> int:

@@ -65,7 +65,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from raybee.partitions.engine import ENGINE_FAMILIES, Response
+from raybee.partitions.engine.families import POSITIONS
 from raybee.partitions.engine.job_streams import JobPush, JobStream
+from raybee.partitions.engine.stores.positions import LAST_PROCESSED
 from raybee.partitions.exporters.director import ExporterDirector
 from raybee.partitions.protocol import RECORD_SCHEMA, Record, RecordType
 from raybee.partitions.raft_storage import JournalStorage, raft_section
@@ -81,7 +83,7 @@ from raybee.raft import (
     persist_ready,
 )
 from raybee.raft import NotLeaderError as RaftNotLeaderError
-from raybee.state import RocksDBStore
+from raybee.state import MemoryStore, RocksDBStore
 
 from .config import ReplicaConfig
 from .errors import BackpressureError, NotLeaderError, ReplicaClosedError
@@ -94,6 +96,33 @@ RAFT_DIR, SNAPSHOTS_DIR, STATE_DIR, EXPORTERS_FILE = "raft", "snapshots", "state
 RECENT_ANSWERS_MAX = 10_000
 
 FOLLOWER, PROMOTING, LEADER = "follower", "promoting", "leader"
+
+
+class RocksDBState:
+    """The runtime state on RocksDB (the default): a directory, rebuilt from a checkpoint."""
+
+    name = "rocksdb"
+
+    def open(self, path: Path):
+        return RocksDBStore(path, FAMILIES)
+
+    def open_checkpoint(self, checkpoint: Path, path: Path):
+        return RocksDBStore.open_checkpoint(checkpoint, path, FAMILIES)
+
+
+class MemoryState:
+    """The runtime state in memory (its checkpoints are still files): for simulation seeds
+    that would spend most of their time opening RocksDB's 37 column families."""
+
+    name = "memory"
+
+    def open(self, path: Path):
+        return MemoryStore(FAMILIES)
+
+    def open_checkpoint(self, checkpoint: Path, path: Path):
+        return MemoryStore.open_checkpoint(checkpoint, FAMILIES)
+
+
 # Where a test's fault hook may stop the replica (the simulator crashes it there).
 FAULT_POINTS = (
     "after_batch",  # a batch processed: state committed, its entry proposed, nothing persisted
@@ -158,10 +187,12 @@ class PartitionReplica:
         config: ReplicaConfig | None = None,
         exporters: list | tuple = (),
         faults: Callable[[str], None] | None = None,
+        state: RocksDBState | MemoryState | None = None,
     ) -> "PartitionReplica":
         """Open (creating when empty) the replica in `directory`, recovering from whatever a
-        crash left: Raft's snapshot plus the committed log. `faults(point)` is a test hook
-        called at FAULT_POINTS (raise to crash there)."""
+        crash left: Raft's snapshot plus the committed log. `exporters` receive every
+        committed record; `faults(point)` is a test hook called at FAULT_POINTS (raise to
+        crash there); `state` chooses the state backend (RocksDB unless a test says)."""
         if not isinstance(rng, random.Random):
             raise TypeError(f"replica {replica_id}: rng must be a seeded random.Random")
         self = object.__new__(cls)
@@ -172,6 +203,7 @@ class PartitionReplica:
         self._clock = clock
         self._rng = rng
         self._faults = faults or _no_fault
+        self._state = state or RocksDBState()
         self._dir = Path(directory)
         self._dir.mkdir(parents=True, exist_ok=True)
         self._closed = False
@@ -219,7 +251,7 @@ class PartitionReplica:
         self._out = ReplicaReady()
         self._ready_out: ReplicaReady | None = None
         self._ticks = 0
-        self._snapshot_position = self._processor.last_processed_position
+        self._snapshot_position = self.processed_position
         self._snapshot_ms = clock()
         self._snapshot_wanted = False
         self.promoted_at_ms: int | None = None
@@ -244,12 +276,13 @@ class PartitionReplica:
         shutil.rmtree(state_dir, ignore_errors=True)
         shutil.rmtree(state_dir.with_name(STATE_DIR + ".partial"), ignore_errors=True)
         if snap.meta.index:
-            section = self._snapshots.manifest(snap.data)["raft"]
-            base = (section["index"], section["log_position"])
-            self._store = RocksDBStore.open_checkpoint(snap.data.state_path, state_dir, FAMILIES)
+            manifest = self._snapshots.manifest(snap.data)
+            section = manifest["raft"]
+            base = (section["index"], section["log_position"], manifest["position"])
+            self._store = self._state.open_checkpoint(snap.data.state_path, state_dir)
         else:
-            base = (0, 0)
-            self._store = RocksDBStore(state_dir, FAMILIES)
+            base = (0, 0, 0)
+            self._store = self._state.open(state_dir)
         if reset_view:
             self._view = RaftLogView(self._storage, self.partition_id, *base)
             commit = max(self._storage.hard_state().commit, snap.meta.index)
@@ -481,10 +514,11 @@ class PartitionReplica:
         self._faults("install_before_state")
         self.stats["snapshots_installed"] += 1
         self._store.close()
-        section = self._snapshots.manifest(snapshot.data)["raft"]
-        self._view.reset(section["index"], section["log_position"])
+        manifest = self._snapshots.manifest(snapshot.data)
+        section = manifest["raft"]
+        self._view.reset(section["index"], section["log_position"], manifest["position"])
         self._load_state(reset_view=False)
-        self._snapshot_position = self._processor.last_processed_position
+        self._snapshot_position = self.processed_position
 
     def _release(self) -> None:
         committed = self._view.committed_index
@@ -591,7 +625,7 @@ class PartitionReplica:
     def _maybe_snapshot(self) -> None:
         if self._mode == PROMOTING or self._processor.halted is not None:
             return
-        processed = self._processor.last_processed_position
+        processed = self.processed_position
         moved = processed - self._snapshot_position
         if moved <= 0:
             return
@@ -609,14 +643,14 @@ class PartitionReplica:
     def snapshot_now(self) -> bool:
         """Checkpoint the state at its processed position and let Raft hold it (compacting
         the log below the oldest kept snapshot). False when there is nothing new to take."""
-        processed = self._processor.last_processed_position
+        processed = self.processed_position
         if self._mode == LEADER and self._last_batch_index > self._view.committed_index:
             return False
         if self._mode == PROMOTING or processed > self._view.committed_position:
             return False
         index, log_position = self._view.snapshot_point(max(processed, 0))
-        if index <= self._storage.snapshot_meta().index:
-            return False
+        if index <= self._storage.snapshot_meta().index or self._snapshots.has(processed):
+            return False  # nothing new (a snapshot of this state exists, Raft may hold it)
         term = self._node.term_at(index)
         conf = self._node.conf_at(index)
         files = self._snapshots.take(
@@ -697,7 +731,8 @@ class PartitionReplica:
 
     @property
     def processed_position(self) -> int:
-        return self._processor.last_processed_position
+        """The last log-read command the state has processed (one read, no engine object)."""
+        return self._store.view().get(POSITIONS, LAST_PROCESSED, -1)
 
     @property
     def committed_position(self) -> int:
@@ -728,8 +763,8 @@ class PartitionReplica:
             "applied_index": self._view.committed_index,
             "last_index": node.last_index,
             "committed_position": self._view.committed_position,
-            "processed_position": self._processor.last_processed_position,
-            "applied_position": self._processor.last_processed_position,
+            "processed_position": self.processed_position,
+            "applied_position": self.processed_position,
             "snapshot": {"index": snap.index, "position": self._snapshot_position},
             "lag": lag,
             "members": {

@@ -169,3 +169,32 @@ def test_the_leader_snapshots_only_a_committed_state(group, tmp_path):
         assert {r.digest() for r in group.replicas.values()} == {leader.digest()}
     finally:
         restored.close()
+
+
+def test_snapshots_taken_but_never_handed_to_raft_do_not_push_out_the_one_raft_holds(tmp_path):
+    """A crash between taking a checkpoint and handing it to Raft, twice: the store keeps two
+    snapshots, but never prunes the one Raft holds (found by the simulator, seed 9)."""
+    crash_next = {"count": 0}
+
+    def faults(point):
+        if point == "after_snapshot_taken" and crash_next["count"] < 2:
+            crash_next["count"] += 1
+            raise RuntimeError("crash after the checkpoint")
+
+    group = ReplicaGroup(tmp_path, config=CONFIG)
+    try:
+        leader = group.await_leader()
+        follower_id = next(i for i in group.replicas if i != leader.replica_id)
+        load(group, 30, 0)  # Raft holds a snapshot on every replica
+        held = group.replicas[follower_id]._storage.snapshot().data
+        group.restart(follower_id, faults=faults)
+        for round_ in range(2):
+            with pytest.raises(RuntimeError, match="crash after the checkpoint"):
+                load(group, 30, 100 + 30 * round_)
+            group.restart(follower_id, faults=faults)
+        assert crash_next["count"] == 2
+        assert held.path.is_dir(), "the snapshot Raft holds was pruned"
+        group.tick(3)
+        assert group.replicas[follower_id].digest() == leader.digest()
+    finally:
+        group.close()
