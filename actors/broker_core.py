@@ -14,7 +14,7 @@ One iteration of `run_once`:
    ready/advance), then route its contents - Raft messages grouped by destination broker,
    responses and unknown outcomes to the callers waiting for them, commands for other
    partitions to their leaders, pushed jobs to the job streams' buffers;
-3. send one batch of messages per destination broker;
+3. send one batch of messages per destination broker (at most every `FLUSH_INTERVAL_MS`);
 4. every `HOUSEKEEPING_INTERVAL_MS`: expire requests past their deadline (UNKNOWN outcome),
    close job streams nobody polled for `STREAM_IDLE_MS_MAX` (their buffered jobs are handed
    back with JOB YIELD), notice leader changes.
@@ -56,6 +56,9 @@ STREAM_BUFFER_JOBS_MAX = 256
 # Readies taken from one replica per loop iteration: calls waiting to come in are served in
 # between (the loop measures how long an iteration holds the thread).
 READIES_PER_REPLICA_PER_ITERATION_MAX = 1
+# Raft messages to one broker leave at most this often (each actor call costs ~0.2 ms of this
+# loop's time in Ray's client code: a busy loop would otherwise send one call per iteration).
+FLUSH_INTERVAL_MS = 2
 # A command for another partition goes to the broker its sender believes leads it, and from
 # there at most once more (leadership moved meanwhile).
 PARTITION_COMMAND_HOPS_MAX = 2
@@ -163,6 +166,7 @@ class BrokerCore:
         self.on_leader_change: Callable[[int, Hosted], None] = lambda partition, hosted: None
         self._next_tick_ms = clock_ms() + tick_ms
         self._next_housekeeping_ms = 0
+        self._next_flush_ms = 0
         self._outbox: dict[int, list] = {}
 
     # ------------------------------------------------------------------ hosting
@@ -500,7 +504,9 @@ class BrokerCore:
             self._next_tick_ms += due * self.tick_ms
         for hosted in list(self.replicas.values()):
             self._drain(hosted)
-        self._flush()
+        if self._outbox and now_ms >= self._next_flush_ms:
+            self._flush()
+            self._next_flush_ms = now_ms + FLUSH_INTERVAL_MS
         if now_ms >= self._next_housekeeping_ms:
             self._next_housekeeping_ms = now_ms + HOUSEKEEPING_INTERVAL_MS
             self._housekeeping(now_ms)
@@ -510,6 +516,8 @@ class BrokerCore:
         self._next_tick_ms = self.clock_ms() + self.tick_ms
 
     def next_wake_ms(self) -> int:
+        if self._outbox:
+            return min(self._next_tick_ms, self._next_flush_ms)
         return self._next_tick_ms
 
     def has_work(self) -> bool:
