@@ -6,10 +6,14 @@ no Raft.
   flushed on every append);
 - replay_records_per_s: a fresh store replaying that log (records read per second);
 - snapshot_s_1m_keys: one snapshot (checkpoint + checksummed manifest) of a store holding
-  1 million keys.
+  1 million keys;
+- process_instances_per_s, records_per_instance: one-service-task BPMN instances (see
+  bench_bpmn.py), and feel_evals_per_s, feel_simple_conditions_evals_per_s (see bench_feel.py),
+  so that one command gives every engine figure; `--quick` leaves those two out.
 """
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -23,6 +27,7 @@ from raybee.partitions.snapshots import SnapshotStore
 from raybee.partitions.stream_processor import StreamProcessor
 from raybee.partitions.testing import FakeClock, activate, create, job_command
 from raybee.state import RocksDBStore
+from raybee.workloads import bench_bpmn, bench_feel
 
 CLIENT_BATCH_COMMANDS = 100
 
@@ -86,7 +91,9 @@ def run(args: list[str]) -> dict:
     parser.add_argument("--snapshot-keys", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3, help="best of this many runs")
     parser.add_argument("--dir", help="working directory (default: a temporary one)")
+    parser.add_argument("--quick", action="store_true", help="jobs and replay only")
     opts = parser.parse_args(args)
+    load_before = os.getloadavg()
     lifecycles, replays = [], []
     for _ in range(opts.repeats):
         with tempfile.TemporaryDirectory(dir=opts.dir) as tmp:
@@ -97,7 +104,24 @@ def run(args: list[str]) -> dict:
             log.close()
     with tempfile.TemporaryDirectory(dir=opts.dir) as tmp:
         snapshot_s = _snapshot_1m(Path(tmp), opts.snapshot_keys)
+    figures = {}
+    if not opts.quick:
+        repeats = ["--repeats", str(opts.repeats)]
+        bpmn = bench_bpmn.run(repeats + (["--dir", opts.dir] if opts.dir else []))
+        feel = bench_feel.run(repeats)
+        figures = {
+            "process_instances_per_s": bpmn["process_instances_per_s"],
+            "process_instances_per_s_runs": bpmn["process_instances_per_s_runs"],
+            "records_per_instance": bpmn["records_per_instance"],
+            "feel_evals_per_s": feel["feel_evals_per_s"],
+            "feel_evals_per_s_runs": feel["feel_evals_per_s_runs"],
+            "feel_simple_conditions_evals_per_s": feel["feel_simple_conditions_evals_per_s"],
+        }
     return {
+        "cores": os.cpu_count(),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        **figures,
         "jobs": opts.jobs,
         "log_records": records,
         "repeats": opts.repeats,
