@@ -153,14 +153,17 @@ class StreamProcessor:
             ) from self._halted
 
     # ------------------------------------------------------------------ replay
-    def replay(self) -> int:
-        """Apply every event in the log not yet in state; returns how many were applied."""
+    def replay(self, transactions_max: int | None = None) -> int:
+        """Apply every event in the log not yet in state (or only what `transactions_max`
+        transactions of up to REPLAY_RECORDS_PER_TRANSACTION_MAX records take: a host that must
+        come back to its loop); returns how many were applied."""
         self._check_running()
-        applied = 0
+        applied = transactions = 0
         while True:
             count, reached_end = self._replay_some()
             applied += count
-            if reached_end:
+            transactions += 1
+            if reached_end or transactions == transactions_max:
                 return applied
 
     def _root_of(self, source: int) -> int:

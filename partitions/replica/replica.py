@@ -254,7 +254,9 @@ class PartitionReplica:
         self._snapshot_position = self.processed_position
         self._snapshot_ms = clock()
         self._snapshot_wanted = False
+        # Promotion timing (the host's clock): leader, processing, first batch processed.
         self.promoted_at_ms: int | None = None
+        self.leading_since_ms: int | None = None
         self.first_processed_ms: int | None = None
         return self
 
@@ -430,6 +432,7 @@ class PartitionReplica:
         self._view.start_leading()
         self._last_batch_index = 0
         self.promoted_at_ms = self._clock()
+        self.leading_since_ms = None
         self.first_processed_ms = None
 
     def _demote(self) -> None:
@@ -553,7 +556,8 @@ class PartitionReplica:
         if self._mode == FOLLOWER:
             if self._view.committed_position < self._replay_next():
                 return False
-            self._processor.replay()
+            # One transaction per round: a long catch-up must not hold the host's loop.
+            self._processor.replay(transactions_max=1)
             return True
         if not self._can_process():
             return False
@@ -562,6 +566,7 @@ class PartitionReplica:
             self._mode = LEADER
             self._work = True
             self.stats["promotions"] += 1
+            self.leading_since_ms = self._clock()
         return self._process()
 
     def _process(self) -> bool:
@@ -775,6 +780,7 @@ class PartitionReplica:
             "health": "halted" if halted is not None else self._mode,
             "promotion": {
                 "promoted_at_ms": self.promoted_at_ms,
+                "leading_since_ms": self.leading_since_ms,
                 "first_processed_ms": self.first_processed_ms,
             },
             "stats": dict(self.stats),

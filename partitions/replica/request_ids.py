@@ -22,29 +22,35 @@ is a pure function of the processed command log, decided in log order: a command
 iff an earlier processed command with the same ids lies within `window_positions` before it.
 Processing decides per batch before processing it; replay decides when it learns a command
 was processed (its root passed), in the same order and against the same window, so both write
-the same entries. Entries older than the window are removed at the end of every transaction
-(`processed position - window_positions`), so at equal processed positions the bytes agree.
+the same entries.
+
+Layout: one family, keyed by (bucket, request stream id, request id) -> the command's position,
+where bucket = position // window_positions. A lookup reads the command's bucket and the one
+before (every entry within the window lies in one of them). Whole buckets below the window
+are deleted when the processed position moves past them (`EVICTED_BELOW` remembers how far,
+in state), at the end of a transaction - the same rule in processing and replay, so at equal
+processed positions the bytes agree. One put per command, one delete later, two gets.
 
 The window is replicated state: every replica of a partition must use the same
 `window_positions` (a partition-wide constant, `REQUEST_ID_WINDOW_POSITIONS`). At 25,000
 records/s, 1,000,000 positions are ~40 s of traffic, longer than any client's retry deadline;
-it costs two small RocksDB entries per client command in the window.
+up to two windows of ids are kept, a small RocksDB entry per client command.
 """
 
 import struct
 
 from raybee.partitions.engine import Response
 from raybee.partitions.protocol import Record, RecordType, RejectionType
-from raybee.state import INT_KEY, INT_VALUE, ColumnFamily, ValueCodec, tuple_key
+from raybee.state import BYTES_KEY, INT_VALUE, ColumnFamily
 
 REQUEST_ID_WINDOW_POSITIONS = 1_000_000
-_IDS = struct.Struct(">qq")
-IDS_VALUE = ValueCodec("request_ids", lambda ids: _IDS.pack(*ids), _IDS.unpack)
-# (request stream id, request id) -> position of the first command carrying them.
-REQUEST_IDS = ColumnFamily("request_ids", tuple_key(int, int), INT_VALUE)
-# Position of that command -> (request stream id, request id), to forget the oldest first.
-REQUEST_IDS_BY_POSITION = ColumnFamily("request_ids_by_position", INT_KEY, IDS_VALUE)
-REQUEST_ID_FAMILIES = (REQUEST_IDS, REQUEST_IDS_BY_POSITION)
+# (bucket, request stream id, request id) -> position of the command; big-endian, so buckets
+# sort in order (ids are >= 0, buckets too).
+_KEY = struct.Struct(">qqq")
+REQUEST_IDS = ColumnFamily("request_ids", BYTES_KEY, INT_VALUE)
+# In REQUEST_IDS under a key no bucket has (8 bytes): every bucket below it is gone.
+EVICTED_BELOW = b"evicted!"
+REQUEST_ID_FAMILIES = (REQUEST_IDS,)
 REJECTION_REASON_PREFIX = "Expected to process the command with request id"
 
 
@@ -74,9 +80,14 @@ class RequestIdWindow:
 
     # ------------------------------------------------------------------ decisions
     def _first(self, reader, ids: tuple[int, int], position: int) -> int | None:
-        first = reader.get(REQUEST_IDS, ids)
+        """The position of the processed command with these ids within the window before
+        `position`, if any."""
+        bucket = position // self.window_positions
+        first = reader.get(REQUEST_IDS, _KEY.pack(bucket, *ids))
+        if first is None and bucket > 0:
+            first = reader.get(REQUEST_IDS, _KEY.pack(bucket - 1, *ids))
         if first is None or first < position - self.window_positions:
-            return None  # never seen, or seen too long ago (its entry is kept until evicted)
+            return None  # never seen, or seen too long ago (kept until its bucket goes)
         assert first < position, (ids, first, position)
         return first
 
@@ -154,18 +165,24 @@ class RequestIdWindow:
         )
 
     def _record(self, txn, ids: tuple[int, int], position: int) -> None:
-        txn.put(REQUEST_IDS, ids, position)
-        txn.put(REQUEST_IDS_BY_POSITION, position, ids)
+        txn.put(REQUEST_IDS, _KEY.pack(position // self.window_positions, *ids), position)
 
     def _evict(self, txn, processed_position: int) -> None:
-        floor = processed_position - self.window_positions
-        if floor <= 0:
+        """Delete the buckets wholly below the window of `processed_position`."""
+        floor = max(processed_position - self.window_positions, 0) // self.window_positions
+        evicted = txn.get(REQUEST_IDS, EVICTED_BELOW, 0)
+        if floor <= evicted:
             return
-        stale = list(txn.range(REQUEST_IDS_BY_POSITION, None, floor))
-        for position, ids in stale:
-            txn.delete(REQUEST_IDS_BY_POSITION, position)
-            if txn.get(REQUEST_IDS, ids) == position:  # not since taken by a later command
-                txn.delete(REQUEST_IDS, ids)
+        stale = [
+            key
+            for key, _ in txn.range(
+                REQUEST_IDS, _KEY.pack(evicted, 0, 0)[:8], _KEY.pack(floor, 0, 0)[:8]
+            )
+        ]
+        for key in stale:
+            if key != EVICTED_BELOW:
+                txn.delete(REQUEST_IDS, key)
+        txn.put(REQUEST_IDS, EVICTED_BELOW, floor)
 
     # ------------------------------------------------------------------ replay
     def replay_read(self, command: Record) -> None:

@@ -91,19 +91,23 @@ class ReplicaGroup:
             assert count < 10_000, f"replica {replica_id} never stops having a ready"
         return count
 
+    def round(self) -> bool:
+        """Every replica's readies, then every message sent; whether anything moved."""
+        moved = sum(self.handle(i) for i in sorted(self.replicas))
+        delivered = 0
+        while self.in_flight:
+            message = self.in_flight.popleft()
+            target = self.replicas.get(message.to)
+            if target is None or self.drop(message):
+                continue
+            target.step(message)
+            delivered += 1
+        return bool(moved or delivered)
+
     def pump(self, rounds_max: int = 10_000) -> None:
         """Readies and messages until nothing moves."""
         for _ in range(rounds_max):
-            moved = sum(self.handle(i) for i in sorted(self.replicas))
-            delivered = 0
-            while self.in_flight:
-                message = self.in_flight.popleft()
-                target = self.replicas.get(message.to)
-                if target is None or self.drop(message):
-                    continue
-                target.step(message)
-                delivered += 1
-            if not moved and not delivered:
+            if not self.round():
                 return
         raise AssertionError(f"the group did not settle within {rounds_max} rounds")
 

@@ -71,8 +71,8 @@ MUTANTS: tuple[Mutant, ...] = (
         ),
         (
             REPLICA + "._process_or_replay",
-            "            self._processor.replay()\n            return True",
-            "            self._processor.replay()\n"
+            "            self._processor.replay(transactions_max=1)\n            return True",
+            "            self._processor.replay(transactions_max=1)\n"
             "            self._processor.become_leader()\n"
             "            self._processor.process_all()\n"
             "            return True",

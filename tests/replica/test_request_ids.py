@@ -3,6 +3,8 @@ first answer and not applied again - in the same batch, later, and on a new lead
 saw the first (it finds the answer in the log). The window is replicated state: replay
 rebuilds it byte for byte, and it forgets ids older than its window."""
 
+import struct
+
 import pytest
 
 from raybee.partitions.checks import assert_every_command_answered_once
@@ -95,26 +97,27 @@ def test_replay_rebuilds_the_window_and_old_ids_leave_it(tmp_path):
     group = ReplicaGroup(tmp_path, config=config)
     try:
         leader = group.await_leader()
-        for i in range(10):
+        for i in range(30):  # commands at positions 1, 3, 5, ... 59
             group.submit([create()], first_request_id=i)
             group.pump()
         group.tick(2)
-        digests = {r.digest() for r in group.replicas.values()}
-        assert digests == {leader.digest()}
-        kept = sorted(rid for (_, rid), _ in leader._store.view().items(REQUEST_IDS))
-        # Commands at positions 1, 3, 5, ...: after 10, processed is 19 and all are kept.
-        assert kept == list(range(10))
-        for i in range(10, 20):
-            group.submit([create()], first_request_id=i)
-            group.pump()
-        kept = sorted(rid for (_, rid), _ in leader._store.view().items(REQUEST_IDS))
-        # After 20, processed is 39: ids of commands at positions below 39 - 20 are forgotten.
-        assert kept == list(range(9, 20)), kept
+        assert {r.digest() for r in group.replicas.values()} == {leader.digest()}
+        kept = sorted(
+            struct.unpack(">qqq", key)[2]
+            for key, _ in leader._store.view().items(REQUEST_IDS)
+            if len(key) == 24
+        )
+        # Processed 59: buckets of 20 positions below (59 - 20) // 20 = 1 are gone; ids of the
+        # commands at positions 21.. (ids 10..29) are kept, at most two windows of them.
+        assert kept == list(range(10, 30)), kept
         group.responses.clear()
-        group.submit([create()], first_request_id=0)  # too old to be known: applied again
+        group.submit([create()], first_request_id=20)  # at position 61, within 20 of 41
+        group.submit([create()], first_request_id=15)  # first at 31: more than 20 before
         group.pump()
-        assert group.answers()[0].intent == JobIntent.CREATED
-        assert len(jobs_created(leader)) == 21
+        answers = group.answers()
+        assert answers[20].intent == JobIntent.CREATED and answers[15].intent == JobIntent.CREATED
+        assert len(retry_rejections(leader)) == 1, "the retry within the window was answered"
+        assert len(jobs_created(leader)) == 31, "the one outside the window was applied again"
         group.tick(2)
         assert {r.digest() for r in group.replicas.values()} == {leader.digest()}
     finally:
