@@ -1,0 +1,229 @@
+"""`raybee bench replica`: the replicated partition - safety over many simulated seeds, job
+lifecycles committed through Raft, and how fast a promoted follower processes.
+
+Figures:
+  seeds, violations (the failing seeds with the invariant each broke), faults (by kind, each
+  counted only when it changed something), requests / acknowledged / lost / unknown_outcomes
+  (lost: acknowledged but not committed - always 0 unless an invariant broke), sim_seeds_per_s;
+  job_lifecycles_per_s: three replicas in one process on journals (an fsync per Ready per
+  replica) and RocksDB, a lossless in-process network: `--jobs` jobs created (clients' commands
+  of one ready() ride one entry), activated 100 at a time and completed, every answer after
+  commit; records_per_lifecycle;
+  promotion: in fault-free simulations (1-3 ms message latency) the leader is killed under load;
+  per election, simulated ms from the election to the new leader processing (its noop
+  committed and its tail replayed: `promotion_ready_ms`) and to its first processed command
+  (`promotion_first_command_ms`, which also waits for clients to find it).
+
+`--mutants` instead reports, per planted composition bug (partitions/simulation/mutations.py),
+on how many of `--seeds` seeds the simulator catches it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import statistics
+import tempfile
+import time
+from collections import Counter
+
+from raybee.partitions.protocol import JobBatchIntent, JobIntent
+from raybee.partitions.replica import ReplicaConfig
+from raybee.partitions.simulation import ReplicaGroup, mutations
+from raybee.partitions.simulation.faults import FAULT_KINDS
+from raybee.partitions.simulation.simulator import (
+    PartitionSimulator,
+    SimOptions,
+    SimulationFailure,
+)
+from raybee.partitions.testing import activate, create, job_command
+
+MACHINE_NOTE = "2 shared cores; other engineers' jobs running concurrently"
+CHUNK = 500  # commands a client hands the leader at once
+CHUNKS_IN_FLIGHT_MAX = 4  # unanswered chunks a client keeps going
+JOBS_PER_ACTIVATION = 100
+PROMOTION_KILLS = (400, 900, 1400)  # simulated ms at which the leader is killed
+
+
+def simulate(seeds: int, seed_base: int = 0, options: SimOptions | None = None) -> dict:
+    logging.disable(logging.WARNING)  # torn tails repaired on open are the faults working
+    faults, counts = Counter(), Counter()
+    violations = []
+    start = time.perf_counter()
+    for seed in range(seed_base, seed_base + seeds):
+        try:
+            report = PartitionSimulator(seed, options).run()
+        except SimulationFailure as failure:
+            violations.append({"seed": seed, "invariant": failure.invariant, "what": failure.what})
+            continue
+        faults.update(report.faults)
+        counts.update(report.counts)
+    seconds = time.perf_counter() - start
+    logging.disable(logging.NOTSET)
+    return {
+        "seeds": seeds,
+        "violations": len(violations),
+        "violation_seeds": violations[:20],
+        "faults": {kind: faults[kind] for kind in FAULT_KINDS},
+        "fault_kinds_never_injected": [kind for kind in FAULT_KINDS if not faults[kind]],
+        "requests": counts["requests"],
+        "acknowledged": counts["acked"],
+        "lost": 0 if not violations else None,  # the checker fails a seed that loses one
+        "unknown_outcomes": counts["unknown_outcomes"],
+        "retries": counts["retries"],
+        "retries_answered_from_the_window": counts["retries_in_log"],
+        "records_committed": counts["records_committed"],
+        "elections": counts["elections"],
+        "rebuilds": counts["rebuilds"],
+        "snapshots_taken": counts["snapshots_taken"],
+        "snapshots_installed": counts["snapshots_installed"],
+        "digests_compared": counts["digests_compared"],
+        "sim_seeds_per_s": round(seeds / seconds, 2) if seconds else None,
+    }
+
+
+def measure_lifecycles(jobs: int, root: str) -> dict:
+    """Jobs created, activated and completed through three replicas; wall-clock rate."""
+    group = ReplicaGroup(root, config=ReplicaConfig())
+    try:
+        leader = group.await_leader()
+        next_rid = 0
+
+        def run(commands) -> list:
+            """Submit in chunks, keeping up to CHUNKS_IN_FLIGHT_MAX unanswered (a client that
+            pipelines), one round of readies and messages between submissions."""
+            nonlocal next_rid
+            first_rid, answers, submitted = next_rid, {}, 0
+            while len(answers) < len(commands):
+                in_flight = submitted - len(answers)
+                if submitted < len(commands) and in_flight < CHUNKS_IN_FLIGHT_MAX * CHUNK:
+                    chunk = commands[submitted : submitted + CHUNK]
+                    group.submit(chunk, first_request_id=next_rid)
+                    next_rid += len(chunk)
+                    submitted += len(chunk)
+                if not group.round() and submitted == len(commands):
+                    group.tick()  # nothing moves: let heartbeats carry the last commit
+                for _, response in group.responses:
+                    if response.request_id >= first_rid:
+                        answers[response.request_id] = response.record
+                group.responses.clear()
+            return [answers[rid] for rid in sorted(answers)]
+
+        begin = time.perf_counter()
+        created = run([create(job_type="bench") for _ in range(jobs)])
+        activations = run(
+            [
+                activate(job_type="bench", max_jobs=JOBS_PER_ACTIVATION, timeout_ms=600_000)
+                for _ in range(-(-jobs // JOBS_PER_ACTIVATION))
+            ]
+        )
+        keys = [
+            key
+            for a in activations
+            if a.intent == JobBatchIntent.ACTIVATED
+            for key in a.value.job_keys
+        ]
+        completed = run([job_command(JobIntent.COMPLETE, key) for key in keys])
+        seconds = time.perf_counter() - begin
+        done = sum(1 for a in completed if a.intent == JobIntent.COMPLETED)
+        assert len(created) == jobs and len(keys) == jobs and done == jobs, (
+            len(created),
+            len(keys),
+            done,
+        )
+        group.tick(2)
+        digests = {r.digest() for r in group.replicas.values()}
+        return {
+            "jobs": jobs,
+            "job_lifecycles_per_s": round(jobs / seconds),
+            "lifecycle_seconds": round(seconds, 2),
+            "records_per_lifecycle": round(leader.committed_position / jobs, 2),
+            "replicas_agree": len(digests) == 1,
+        }
+    finally:
+        group.close()
+
+
+def measure_promotion(seeds: int) -> dict:
+    """Fault-free simulations in which the leader is killed under load a few times."""
+    logging.disable(logging.WARNING)
+    quiet = {f.name: 0.0 for f in SimOptions.__dataclass_fields__.values() if f.name.endswith("_p")}
+    quiet["skew_p"] = 0.0
+    options = SimOptions(**{**quiet, "restart_p": 0.05, "client_timeout_ms": 50})
+    ready_ms, first_ms = [], []
+    for seed in range(seeds):
+        sim = PartitionSimulator(seed, options)
+        seen: set[tuple[int, int]] = set()  # (replica id, term) measured
+        try:
+            while sim.now < options.fault_ms:
+                if sim.now in PROMOTION_KILLS and sim.leader() is not None:
+                    sim._crash(sim.leader().replica_id, "killed by the benchmark")
+                sim._step_ms(new_requests=True)
+                for replica_id in sim.live():
+                    replica = sim.hosts[replica_id].replica
+                    key = (replica_id, replica.term)
+                    if replica.leading_since_ms is not None and key not in seen:
+                        seen.add(key)
+                        ready_ms.append(replica.leading_since_ms - replica.promoted_at_ms)
+        finally:
+            sim.close()
+        first_ms += sim.promotion_ms
+    logging.disable(logging.NOTSET)
+    return {
+        "promotions_measured": len(ready_ms),
+        "promotion_ready_ms_p50": statistics.median(ready_ms) if ready_ms else None,
+        "promotion_ready_ms_max": max(ready_ms) if ready_ms else None,
+        "promotion_first_command_ms_p50": statistics.median(first_ms) if first_ms else None,
+        "promotion_first_command_ms_max": max(first_ms) if first_ms else None,
+    }
+
+
+def score_mutants(seeds: int, names: list[str] | None = None) -> dict:
+    logging.disable(logging.WARNING)
+    scores = {}
+    for mutant in mutations.MUTANTS:
+        if names and mutant.name not in names:
+            continue
+        score = mutations.score(mutant, range(seeds))
+        scores[mutant.name] = {
+            "bug": mutant.bug,
+            "seeds": score.seeds,
+            "caught": score.caught,
+            "rate": round(score.rate, 4),
+            "first_seed": score.first_seed,
+            "caught_by": score.invariants,
+        }
+    logging.disable(logging.NOTSET)
+    return {"mutants": scores}
+
+
+def run(args: list[str]) -> dict:
+    parser = argparse.ArgumentParser(prog="raybee bench replica")
+    parser.add_argument("--seeds", type=int, default=200)
+    parser.add_argument("--seed-base", type=int, default=0)
+    parser.add_argument("--jobs", type=int, default=20_000)
+    parser.add_argument("--promotion-seeds", type=int, default=10)
+    parser.add_argument("--dir", default=None, help="where the replicas live (default: /tmp)")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--mutants", action="store_true", help="catch rate of each planted bug")
+    parser.add_argument("--mutant", action="append", help="with --mutants: only these")
+    opts = parser.parse_args(args)
+    if opts.mutants:
+        figures = score_mutants(opts.seeds, opts.mutant)
+        figures["machine_note"] = MACHINE_NOTE
+        return figures
+    figures = simulate(opts.seeds, opts.seed_base) if opts.seeds else {}
+    if opts.jobs:
+        with tempfile.TemporaryDirectory(prefix="raybee-bench-replica-", dir=opts.dir) as root:
+            figures.update(measure_lifecycles(opts.jobs, root))
+    if opts.promotion_seeds:
+        figures.update(measure_promotion(opts.promotion_seeds))
+    figures["machine_note"] = MACHINE_NOTE
+    return figures
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(json.dumps(run(sys.argv[1:]), indent=2))
