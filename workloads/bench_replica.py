@@ -24,6 +24,7 @@ import argparse
 import json
 import logging
 import statistics
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -46,7 +47,9 @@ JOBS_PER_ACTIVATION = 100
 PROMOTION_KILLS = (400, 900, 1400)  # simulated ms at which the leader is killed
 
 
-def simulate(seeds: int, seed_base: int = 0, options: SimOptions | None = None) -> dict:
+def simulate(
+    seeds: int, seed_base: int = 0, options: SimOptions | None = None, progress: bool = False
+) -> dict:
     logging.disable(logging.WARNING)  # torn tails repaired on open are the faults working
     faults, counts = Counter(), Counter()
     violations = []
@@ -59,6 +62,13 @@ def simulate(seeds: int, seed_base: int = 0, options: SimOptions | None = None) 
             continue
         faults.update(report.faults)
         counts.update(report.counts)
+        done = seed - seed_base + 1
+        if progress and done % 100 == 0:
+            print(
+                f"{done} seeds, {len(violations)} violations, {time.perf_counter() - start:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
     seconds = time.perf_counter() - start
     logging.disable(logging.NOTSET)
     return {
@@ -206,6 +216,7 @@ def run(args: list[str]) -> dict:
     parser.add_argument("--promotion-seeds", type=int, default=10)
     parser.add_argument("--dir", default=None, help="where the replicas live (default: /tmp)")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--progress", action="store_true", help="a line per 100 seeds (stderr)")
     parser.add_argument("--mutants", action="store_true", help="catch rate of each planted bug")
     parser.add_argument("--mutant", action="append", help="with --mutants: only these")
     opts = parser.parse_args(args)
@@ -213,7 +224,7 @@ def run(args: list[str]) -> dict:
         figures = score_mutants(opts.seeds, opts.mutant)
         figures["machine_note"] = MACHINE_NOTE
         return figures
-    figures = simulate(opts.seeds, opts.seed_base) if opts.seeds else {}
+    figures = simulate(opts.seeds, opts.seed_base, progress=opts.progress) if opts.seeds else {}
     if opts.jobs:
         with tempfile.TemporaryDirectory(prefix="raybee-bench-replica-", dir=opts.dir) as root:
             figures.update(measure_lifecycles(opts.jobs, root))
@@ -224,6 +235,4 @@ def run(args: list[str]) -> dict:
 
 
 if __name__ == "__main__":
-    import sys
-
     print(json.dumps(run(sys.argv[1:]), indent=2))
