@@ -12,6 +12,9 @@ from .request_ids import REQUEST_ID_WINDOW_POSITIONS
 TICK_MS = 10
 ELECTION_TIMEOUT_TICKS = 20
 HEARTBEAT_INTERVAL_TICKS = 2
+# Uncommitted entries beyond entries_in_flight_max x this make submit refuse (backpressure): a
+# leader that cannot commit (cut off) must not take commands it can only fail later.
+UNCOMMITTED_ENTRIES_SUBMIT_MAX_FACTOR = 4
 
 
 def default_raft_config() -> RaftConfig:
@@ -71,9 +74,11 @@ class ReplicaConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"ReplicaConfig.{name} must be a positive int, got {value!r}")
-        if self.entries_in_flight_max >= self.raft.max_uncommitted_entries:
+        factor = UNCOMMITTED_ENTRIES_SUBMIT_MAX_FACTOR
+        if factor * self.entries_in_flight_max >= self.raft.max_uncommitted_entries:
             raise ValueError(
-                f"ReplicaConfig.entries_in_flight_max ({self.entries_in_flight_max}) must stay "
-                f"below raft.max_uncommitted_entries ({self.raft.max_uncommitted_entries}), so a "
-                f"leader stops processing before Raft drops its proposals"
+                f"ReplicaConfig.entries_in_flight_max ({self.entries_in_flight_max}) x {factor} must "
+                f"stay below raft.max_uncommitted_entries ({self.raft.max_uncommitted_entries}): "
+                f"a leader stops processing, and then refuses commands, before Raft drops its "
+                f"proposals"
             )

@@ -69,7 +69,8 @@ from raybee.partitions.engine.families import POSITIONS
 from raybee.partitions.engine.job_streams import JobPush, JobStream
 from raybee.partitions.engine.stores.positions import LAST_PROCESSED
 from raybee.partitions.exporters.director import ExporterDirector
-from raybee.partitions.protocol import RECORD_SCHEMA, Record, RecordType
+from raybee.partitions.log_stream import AppendTooLargeError
+from raybee.partitions.protocol import RECORD_SCHEMA, Record, RecordType, RejectionType
 from raybee.partitions.raft_storage import JournalStorage, raft_section
 from raybee.partitions.snapshots import SnapshotStore
 from raybee.partitions.stream_processor import ProcessingHaltedError, StreamProcessor
@@ -77,6 +78,7 @@ from raybee.raft import (
     ConfChange,
     ConfChangeKind,
     ConfState,
+    ProposalDroppedError,
     RaftNode,
     Role,
     bootstrap,
@@ -85,7 +87,7 @@ from raybee.raft import (
 from raybee.raft import NotLeaderError as RaftNotLeaderError
 from raybee.state import MemoryStore, RocksDBStore
 
-from .config import ReplicaConfig
+from .config import UNCOMMITTED_ENTRIES_SUBMIT_MAX_FACTOR, ReplicaConfig
 from .errors import BackpressureError, NotLeaderError, ReplicaClosedError
 from .log_view import RaftLogView
 from .request_ids import REQUEST_ID_FAMILIES, RequestIdWindow
@@ -94,6 +96,7 @@ FAMILIES = (*ENGINE_FAMILIES, *REQUEST_ID_FAMILIES)
 RAFT_DIR, SNAPSHOTS_DIR, STATE_DIR, EXPORTERS_FILE = "raft", "snapshots", "state", "exporters.json"
 # The leader's recent answers by command position, for retries (the log is the fallback).
 RECENT_ANSWERS_MAX = 10_000
+REJECTION_REASON_CHARS_KEPT = 1_000
 
 FOLLOWER, PROMOTING, LEADER = "follower", "promoting", "leader"
 
@@ -374,6 +377,13 @@ class PartitionReplica:
                 f"partition {self.partition_id}: {in_flight} commands wait for an answer, the "
                 f"limit is {self.config.commands_in_flight_max}"
             )
+        uncommitted = node.last_index - node.commit_index
+        limit = UNCOMMITTED_ENTRIES_SUBMIT_MAX_FACTOR * self.config.entries_in_flight_max
+        if uncommitted > limit:
+            raise BackpressureError(
+                f"partition {self.partition_id}: {uncommitted} log entries wait for a quorum "
+                f"to commit them, the limit is {limit}"
+            )
         self._client_batch.extend(commands)
         for ids in awaited:
             self._in_flight[ids] = None
@@ -385,7 +395,7 @@ class PartitionReplica:
         return bool(
             self._node.has_ready()
             or not self._out.is_empty()
-            or self._client_batch
+            or (self._client_batch and self._node.lead_transferee is None)
             or (self._pending and self._pending[0].index <= self._view.committed_index)
             or self._can_process()
             or self._view.committed_position >= self._replay_next()
@@ -489,8 +499,54 @@ class PartitionReplica:
                     position=position, timestamp_ms=now_ms, partition_id=self.partition_id
                 )
             )
-        self._view.append(stamped)
+        try:
+            self._view.append(stamped)
+        except AppendTooLargeError as error:
+            if len(commands) > 1:  # fewer per entry
+                half = len(commands) // 2
+                self._propose_commands(commands[:half])
+                self._propose_commands(commands[half:])
+            else:
+                self._refuse_too_large(stamped[0], error)
+            return
+        except ProposalDroppedError:
+            # Raft refused (too much uncommitted): nothing was proposed; the clients may retry.
+            self._fail_unproposed(commands)
+            return
         self.stats["client_entries"] += 1
+
+    def _refuse_too_large(self, command: Record, error: AppendTooLargeError) -> None:
+        """A command that does not fit a log entry alone never reaches the log: its client
+        gets a rejection now (outside the log: position -1)."""
+        ids = (command.request_stream_id, command.request_id)
+        if ids[0] < 0 or ids[1] < 0:
+            return
+        rejection = Record(
+            command.value_type,
+            command.intent,
+            command.value,
+            RecordType.COMMAND_REJECTION,
+            key=command.key,
+            timestamp_ms=command.timestamp_ms,
+            partition_id=self.partition_id,
+            rejection_type=RejectionType.EXCEEDED_BATCH_RECORD_SIZE,
+            rejection_reason=(
+                f"Expected to append the command to the log, but it does not fit one log "
+                f"entry: {error}"
+            )[:REJECTION_REASON_CHARS_KEPT],
+            request_stream_id=ids[0],
+            request_id=ids[1],
+        )
+        self._in_flight.pop(ids, None)
+        self._out.responses.append(Response(*ids, rejection))
+
+    def _fail_unproposed(self, commands: list[Record]) -> None:
+        for command in commands:
+            ids = (command.request_stream_id, command.request_id)
+            if ids in self._in_flight:
+                del self._in_flight[ids]
+                self._out.unknown.append(ids)
+                self.stats["unknown_outcomes"] += 1
 
     def _raft_ready(self) -> bool:
         node = self._node

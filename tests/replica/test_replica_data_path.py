@@ -117,3 +117,38 @@ def test_positions_keys_and_records_round_trip_through_the_journal_after_restart
     for record in before[1]:
         if record.record_type == RecordType.EVENT:
             assert record.key > 0
+
+
+def test_a_command_too_large_for_an_entry_is_refused_alone(tmp_path):
+    from raybee.partitions.protocol import RejectionType
+    from raybee.partitions.replica import ReplicaConfig
+
+    group = ReplicaGroup(tmp_path, config=ReplicaConfig(segment_size_bytes_max=64 * 1024))
+    try:
+        group.await_leader()
+        huge = create(variables={"blob": "x" * 40_000})  # more than one entry may hold
+        group.submit([create(), huge, create()])
+        group.pump()
+        answers = group.answers()
+        assert answers[0].intent == JobIntent.CREATED and answers[2].intent == JobIntent.CREATED
+        assert answers[1].rejection_type == RejectionType.EXCEEDED_BATCH_RECORD_SIZE
+        assert answers[1].position == -1, "it never reached the log"
+    finally:
+        group.close()
+
+
+def test_a_leader_that_cannot_commit_pushes_back(group):
+    from raybee.partitions.replica import BackpressureError
+
+    leader = group.await_leader()
+    group.drop = lambda m: m.frm == leader.replica_id  # its appends never arrive
+    refused = None
+    for i in range(2_000):
+        try:
+            group.submit([create()], first_request_id=i)
+        except BackpressureError as error:
+            refused = error
+            break
+        group.handle(leader.replica_id)  # one entry per ready
+    assert refused is not None and "wait for a quorum" in refused.reason
+    assert not group.responses
