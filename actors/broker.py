@@ -35,7 +35,7 @@ import ray
 
 from raybee.actors import broker_core
 from raybee.actors.broker_core import BrokerCore, Outcome
-from raybee.actors.transport import FaultPlan, PeerTransport
+from raybee.actors.transport import FaultPlan, PeerTransport, decode, encode
 from raybee.partitions.engine.job_streams import JobStream
 
 log = logging.getLogger(__name__)
@@ -212,24 +212,28 @@ class Broker:
         return self.core.membership(operation, partition_id, replica_id, priority)
 
     # ------------------------------------------------------------------ the data path
-    async def deliver(self, from_broker: int, messages: list) -> None:
+    async def deliver(self, from_broker: int, messages: bytes) -> None:
+        """Raft messages from a peer (pickled by its transport)."""
         del from_broker
-        self.core.deliver(messages)
+        self.core.deliver(decode(messages))
         self._poke()
 
     async def submit(
         self,
         partition_id: int,
-        commands: list,
+        commands: bytes,
         timeout_ms: int = broker_core.REQUEST_TIMEOUT_MS_DEFAULT,
-    ) -> list[Outcome]:
+    ) -> bytes:
+        """Client commands (a pickled list of Records, `transport.encode`); returns their
+        Outcomes, pickled the same way, once every one is answered."""
         self._ensure_loop()
+        commands = decode(commands)
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in commands]
         resolvers = [lambda outcome, f=f: _resolve(f, outcome) for f in futures]
         self.core.submit(partition_id, commands, resolvers, timeout_ms)
         self._wake.set()
-        return list(await asyncio.gather(*futures))
+        return encode(list(await asyncio.gather(*futures)))
 
     async def partition_commands(self, partition_id: int, records: list, hops: int) -> None:
         self.core.accept_partition_commands(partition_id, records, hops)
@@ -255,13 +259,13 @@ class Broker:
         stream = JobStream(stream_id, job_type, worker, timeout_ms, tuple(fetch_variables))
         return self.core.open_stream(partition_id, stream, capacity)
 
-    async def take_jobs(self, stream_id: int, jobs_max: int, wait_ms: int) -> tuple[list, bool]:
-        """Pushed jobs for a stream, waiting up to wait_ms for the first; and whether the stream
-        is still open here."""
+    async def take_jobs(self, stream_id: int, jobs_max: int, wait_ms: int) -> tuple[bytes, bool]:
+        """Pushed jobs for a stream (a pickled list of JobPush), waiting up to wait_ms for the
+        first; and whether the stream is still open here."""
         self._ensure_loop()
         jobs, still_open = self.core.take_jobs(stream_id, jobs_max)
         if jobs or not still_open or wait_ms <= 0:
-            return jobs, still_open
+            return encode(jobs), still_open
         waiter = asyncio.get_running_loop().create_future()
         previous = self._job_waiters.pop(stream_id, None)
         if previous is not None and not previous.done():
@@ -269,7 +273,8 @@ class Broker:
         self._job_waiters[stream_id] = waiter
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(waiter, min(wait_ms, TAKE_JOBS_WAIT_MS_MAX) / 1000)
-        return self.core.take_jobs(stream_id, jobs_max)
+        jobs, still_open = self.core.take_jobs(stream_id, jobs_max)
+        return encode(jobs), still_open
 
     async def close_stream(self, stream_id: int) -> None:
         self.core.close_stream(stream_id)

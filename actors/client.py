@@ -342,9 +342,12 @@ class AsyncClient:
         await self._keyed(incident_key, command)
 
     async def _keyed(self, key: int, command: Record, request_id: int | None = None) -> Record:
+        partition = partition_for_key(key)
+        if request_id is None:
+            return await self._on_loop(self._router.execute(partition, command))
         return await self._on_loop(
             self._router.execute(
-                partition_for_key(key), command, COMMAND_TIMEOUT_MS_DEFAULT, request_id
+                partition, command, COMMAND_TIMEOUT_MS_DEFAULT, request_id=request_id
             )
         )
 

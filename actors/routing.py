@@ -46,6 +46,7 @@ import ray
 
 from raybee.actors import errors
 from raybee.actors.broker_core import EXHAUSTED, NOT_LEADER, OK, UNKNOWN, Outcome
+from raybee.actors.transport import decode, encode
 from raybee.partitions.protocol import (
     KEY_PARTITION_SHIFT_BITS,
     JobBatchIntent,
@@ -352,10 +353,15 @@ class Router:
                 return
             timeout_ms = max(item.timeout_ms for item in batch)
             self.stats["calls"] += 1
-            ref = handle.submit.remote(partition, [item.command for item in batch], timeout_ms)
+            ref = handle.submit.remote(
+                partition, encode([item.command for item in batch]), timeout_ms
+            )
             try:
-                outcomes = await asyncio.wait_for(
-                    asyncio.wrap_future(ref.future()), (timeout_ms + CALL_TIMEOUT_MS_SLACK) / 1000
+                outcomes = decode(
+                    await asyncio.wait_for(
+                        asyncio.wrap_future(ref.future()),
+                        (timeout_ms + CALL_TIMEOUT_MS_SLACK) / 1000,
+                    )
                 )
             except BaseException as error:
                 for item in batch:
@@ -519,6 +525,7 @@ class JobStreamPump:
                     jobs, still_open = await asyncio.wrap_future(
                         handle.take_jobs.remote(self.stream_id, max(free, 0), wait_ms).future()
                     )
+                    jobs = decode(jobs)
                     for push in jobs:
                         self.pushed += 1
                         await self.on_job(partition, push)

@@ -7,8 +7,10 @@ process completes every job at once (job push, falling back to long-polling acti
 - process_instances_per_s: instances completed per second while `--in-flight` creates are kept
   outstanding for `--seconds` (completed = the worker's COMPLETE was acknowledged, which ends
   the instance in the same batch);
-- latency_ms_p50 / latency_ms_p99: create-with-result round trips (create sent -> result, i.e.
-  the whole instance) at `--rate` instances/s offered, for `--latency-seconds`;
+- latency_ms_p50 / latency_ms_p99: instances offered at `--rate`/s for `--latency-seconds`,
+  from the create sent to the instance's end (the worker's completion acknowledged);
+  result_latency_ms_*: the same through create-with-result (the answer is the instance's
+  result; one actor call held open per instance), for half as long;
 - failover_s: the node hosting partition 1's leader is killed (all its processes, SIGKILL) ->
   the first command on partition 1 acknowledged by the new leader; rereplication_s: kill ->
   the lost member replaced (learner caught up, promoted, dead member removed). A new node joins
@@ -143,10 +145,16 @@ async def _throughput(client, seconds: float, in_flight: int, completed: list) -
     return {"acked": acked, "elapsed_s": elapsed, "completed": done, "errors": errors}
 
 
-async def _latency(client, rate: float, seconds: float) -> tuple[list[float], dict]:
+async def _latency(
+    client, rate: float, seconds: float, done_at: dict[int, float], with_result: bool
+) -> tuple[list[float], dict]:
+    """Instances offered at `rate`/s: from the create sent to the instance's end - the
+    worker's completion acknowledged (`done_at`, instance key -> time), or, with_result, the
+    create-with-result answered (one actor call held open per instance)."""
     aio = client.aio
     latencies: list[float] = []
     errors: dict[str, int] = {}
+    sent_at: dict[int, float] = {}
     count = int(rate * seconds)
     start = time.monotonic()
 
@@ -154,14 +162,25 @@ async def _latency(client, rate: float, seconds: float) -> tuple[list[float], di
         await asyncio.sleep(max(0.0, start + i / rate - time.monotonic()))
         sent = time.monotonic()
         try:
-            await aio.create_instance_with_result(
-                PROCESS_ID, {"i": i}, timeout_ms=RESULT_TIMEOUT_MS
-            )
-            latencies.append((time.monotonic() - sent) * 1000)
+            if with_result:
+                await aio.create_instance_with_result(
+                    PROCESS_ID, {"i": i}, timeout_ms=RESULT_TIMEOUT_MS
+                )
+                latencies.append((time.monotonic() - sent) * 1000)
+            else:
+                instance = await aio.create_instance(PROCESS_ID, {"i": i})
+                sent_at[instance.process_instance_key] = sent
         except Exception as error:
             errors[type(error).__name__] = errors.get(type(error).__name__, 0) + 1
 
     await asyncio.gather(*(one(i) for i in range(count)))
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S
+    while not with_result and time.monotonic() < deadline and not set(sent_at) <= set(done_at):
+        await asyncio.sleep(0.05)
+    latencies += [(done_at[k] - sent) * 1000 for k, sent in sent_at.items() if k in done_at]
+    missing = len(set(sent_at) - set(done_at))
+    if missing:
+        errors["not_completed"] = missing
     return latencies, errors
 
 
@@ -314,13 +333,25 @@ def run(args: list[str]) -> dict:
         while time.monotonic() < deadline and not set(result["acked"]) <= instances_done:
             time.sleep(0.1)
         figures["lost"] = len(set(result["acked"]) - instances_done)
-        latencies, latency_errors = client._run(_latency(client, opts.rate, opts.latency_seconds))
+        done_at = work.worker.stats.completed_at
+        latencies, latency_errors = client._run(
+            _latency(client, opts.rate, opts.latency_seconds, done_at, with_result=False)
+        )
         figures.update(
             offered_per_s=opts.rate,
             latency_ms_p50=round(_percentile(latencies, 0.50), 1),
             latency_ms_p99=round(_percentile(latencies, 0.99), 1),
             latency_samples=len(latencies),
             latency_errors=latency_errors,
+        )
+        latencies, latency_errors = client._run(
+            _latency(client, opts.rate, opts.latency_seconds / 2, done_at, with_result=True)
+        )
+        figures.update(
+            result_latency_ms_p50=round(_percentile(latencies, 0.50), 1),
+            result_latency_ms_p99=round(_percentile(latencies, 0.99), 1),
+            result_latency_samples=len(latencies),
+            result_latency_errors=latency_errors,
         )
         if opts.no_failover or figures["replication_factor"] < 3:
             figures["failover_s"] = None

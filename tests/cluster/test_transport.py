@@ -7,7 +7,12 @@ import random
 
 import pytest
 
-from raybee.actors.transport import CALLS_IN_FLIGHT_PER_PEER_MAX, FaultPlan, PeerTransport
+from raybee.actors.transport import (
+    CALLS_IN_FLIGHT_PER_PEER_MAX,
+    FaultPlan,
+    PeerTransport,
+    decode,
+)
 
 
 class FakeRef:
@@ -27,6 +32,7 @@ class FakePeer:
         self.finish_at_once = finish_at_once
 
     def remote(self, from_broker, messages):
+        messages = decode(messages)  # the transport pickles each batch into one buffer
         future = concurrent.futures.Future()
         if self.finish_at_once:
             future.set_result(None)
