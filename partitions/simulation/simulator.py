@@ -256,7 +256,6 @@ class PartitionSimulator:
         self.hosts: dict[int, _Host] = {}
         self.retired: set[int] = set()
         self.next_id = 4
-        self.replacements: deque[tuple[str, int]] = deque()
         voters = {i: (self.rng.randrange(3) if self.rng.random() < 0.3 else 0) for i in (1, 2, 3)}
         for replica_id in voters:
             self._new_host(replica_id)
@@ -697,7 +696,7 @@ class PartitionSimulator:
                 self.faults["heals"] += 1
             self.blocked.clear()
             self._log("heal")
-        if rng.random() < opt.wipe_p and not self.replacements and len(live) == 3:
+        if rng.random() < opt.wipe_p and len(live) == 3 and self._membership_settled():
             self._wipe(self._pick(live))
         leader = self.leader()
         if leader is not None and rng.random() < opt.transfer_p:
@@ -732,37 +731,49 @@ class PartitionSimulator:
         self.next_id += 1
         self._new_host(new_id)
         self._start(new_id)
-        self.replacements.extend((("remove", replica_id), ("add", new_id), ("promote", new_id)))
         self.faults["replacements"] += 1
         self._log(f"wipe {replica_id}: replaced by {new_id}")
 
+    def _membership(self) -> tuple[set[int], set[int]] | None:
+        """(voters, learners) as the leader sees them, or None without a leader."""
+        leader = self.leader()
+        if leader is None:
+            return None
+        members = leader.status()["members"]
+        voters = {int(m) for m, v in members.items() if v["voter"]}
+        return voters, {int(m) for m in members} - voters
+
+    def _membership_settled(self) -> bool:
+        membership = self._membership()
+        desired = {i for i in self.hosts if i not in self.retired}
+        return membership is not None and membership == (desired, set())
+
     def _supervise(self) -> None:
-        if not self.replacements:
-            return
+        """What a supervisor does after replacing a lost replica: bring the leader's
+        membership to the replicas it wants, one change at a time - remove the retired, add the
+        new as a learner, promote it once caught up. Derived again every tick from what the
+        leader says (a change whose entry was lost is simply made again)."""
         leader = self.leader()
         if leader is None or leader.mode != "leader":
             return
-        action, replica_id = self.replacements[0]
-        try:
-            if action == "remove":
-                leader.remove(replica_id)
-            elif action == "add":
-                leader.add_learner(replica_id)
-            else:
-                lag = leader.status()["lag"].get(str(replica_id))
-                if lag is None or lag > 2:
-                    return
-                leader.promote(replica_id)
-        except (ConfChangeError, NotLeaderError):
+        voters, learners = self._membership()
+        desired = {i for i in self.hosts if i not in self.retired}
+        extra = sorted((voters | learners) - desired)
+        missing = sorted(desired - voters - learners)
+        lag = leader.status()["lag"]
+        ready = sorted(i for i in learners & desired if lag.get(str(i), 1 << 62) <= 2)
+        if extra:
+            action, replica_id, change = "remove", extra[0], leader.remove
+        elif missing:
+            action, replica_id, change = "add", missing[0], leader.add_learner
+        elif ready:
+            action, replica_id, change = "promote", ready[0], leader.promote
+        else:
             return
-        except RaftError as error:
-            if "already a member" in str(error) or "not a member" in str(error):
-                pass  # done by an earlier attempt whose entry committed
-            elif "not a learner" in str(error) and action == "promote":
-                pass
-            else:
-                return
-        self.replacements.popleft()
+        try:
+            change(replica_id)
+        except (ConfChangeError, NotLeaderError, RaftError):
+            return  # another change in flight, or leadership moving: next tick
         self._log(f"supervisor: {action} {replica_id}")
 
     # ------------------------------------------------------------------ the loop
@@ -847,14 +858,15 @@ class PartitionSimulator:
         start = self.now
         while True:
             pending = sum(len(c.pending) for c in self.clients)
-            if not pending and not self.replacements and self._converged():
+            settled = self._membership_settled()
+            if not pending and settled and self._converged():
                 break
             if self.now - start > self.opt.liveness_ms_max:
                 leader = self.leader()
                 self.fail(
                     "liveness",
                     f"{self.opt.liveness_ms_max} ms after faults stopped: {pending} requests "
-                    f"unanswered, replacements {list(self.replacements)}, leader "
+                    f"unanswered, membership {self._membership()} (settled: {settled}), leader "
                     f"{leader.replica_id if leader else None}, replicas "
                     f"{[(i, h.replica.status()['mode'], h.replica.committed_position, h.replica.processed_position) for i, h in sorted(self.hosts.items()) if h.replica]}",
                 )
