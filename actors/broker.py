@@ -332,6 +332,11 @@ class Broker:
     async def digest(self, partition_id: int) -> str:
         return self.core.replicas[partition_id].replica.digest()
 
+    async def processed_digest(self, partition_id: int) -> tuple[int, str]:
+        """The replica's processed position and its state digest, taken together."""
+        replica = self.core.replicas[partition_id].replica
+        return replica.processed_position, replica.digest()
+
     async def shutdown(self) -> None:
         """Close the replicas cleanly (then the caller kills the actor)."""
         self._stopped = True

@@ -23,7 +23,8 @@ Every `SUPERVISE_INTERVAL_MS` it:
    learner with the lost member's priority, promoted once its lag is at most
    `CATCH_UP_LAG_ENTRIES_MAX`, and then the lost member is removed; each step counts as done
    when the leader reports it (proposed again after `MEMBERSHIP_RETRY_MS` otherwise). With
-   no such broker it waits for a node to join (`waiting_for_node`);
+   no such broker it waits for a node to join (`waiting_for_node`). One replacement runs at a
+   time, started only when every partition has had a leader for `REPLACE_QUIET_MS`;
 7. when nothing is being repaired and every member is healthy, asks each partition's leader to
    hand leadership to its preferred (highest-priority) replica.
 
@@ -70,6 +71,7 @@ CATCH_UP_LAG_ENTRIES_MAX = 10
 ORPHAN_GRACE_MS = 3_000
 REPLACEMENT_TIMEOUT_MS = 120_000
 REBALANCE_QUIET_MS = 2_000
+REPLACE_QUIET_MS = 1_000
 REBALANCE_INTERVAL_MS = 5_000
 OPERATION_TIMEOUT_MS = 5_000
 MEMBERSHIP_RETRY_MS = 2_000
@@ -164,6 +166,7 @@ class Supervisor:
         self._orphan_since: dict[int, int] = {}
         self._waiting_reported: set[int] = set()
         self._last_change_ms = 0
+        self._last_leader_change_ms = 0
         self._last_transfer_ms: dict[int, int] = {}
         self._lost_replicas: set[int] = set()
         self._last_failure: tuple[str, str] | None = None
@@ -423,6 +426,7 @@ class Supervisor:
                 or (before.leader_replica, before.term) != (current.leader_replica, current.term)
             ):
                 self._last_change_ms = now
+                self._last_leader_change_ms = now
                 self.events.add(
                     now,
                     "leader_changed",
@@ -544,6 +548,13 @@ class Supervisor:
                     orphans.append(replica)
             if not orphans:
                 self._waiting_reported.discard(partition)
+                continue
+            # One replacement at a time, and only once leadership has settled: a learner's
+            # catch-up loads its leader's loop, and piled onto an election storm it prolongs
+            # the storm.
+            if self.replacements or now - self._last_leader_change_ms < REPLACE_QUIET_MS:
+                continue
+            if any(p.leader_replica is None for p in self.partitions.values()):
                 continue
             await self._start_replacement(partition, view, orphans[0], routes)
 

@@ -10,6 +10,12 @@
 - a fault-injecting transport between the brokers (drops, delays, a network partition) under
   load: the same history checks, and the counts of the faults it applied.
 
+After each run under faults, two checks over the committed logs: this directory's history.py
+(every acknowledged instance created and completed exactly once, no create request applied
+twice, no job completed twice, no key twice) and the replicated partition's own history
+checker (partitions/simulation/history.py) fed with every replica's log and state digest and
+every answer the clients got.
+
 """
 
 import asyncio
@@ -19,7 +25,14 @@ import time
 import pytest
 import ray
 
+from raybee.partitions.protocol import (
+    ProcessInstanceCreationIntent,
+    ProcessInstanceCreationRecordValue,
+    Record,
+    ValueType,
+)
 from raybee.partitions.testing import one_task_process
+from raybee.workloads import cluster_check
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -27,6 +40,7 @@ PROCESS_ID = "failover"
 JOB_TYPE = "failover-work"
 LOAD_IN_FLIGHT = 64
 ACKNOWLEDGED: set[int] = set()
+ANSWERS: list = []  # every acknowledged create's answer record
 
 
 @pytest.fixture(scope="module")
@@ -47,19 +61,38 @@ def cluster_client():
         client.close()
 
 
+CREATE = Record(
+    ValueType.PROCESS_INSTANCE_CREATION,
+    ProcessInstanceCreationIntent.CREATE,
+    ProcessInstanceCreationRecordValue(bpmn_process_id=PROCESS_ID, variables={"n": 1}),
+)
+
+
 async def load(client, seconds: float, acknowledged: set[int], errors: dict) -> None:
+    """Creates through the router, keeping the answer records (with their request ids) for
+    the replicated partition's history checker."""
     stop_at = time.monotonic() + seconds
+    router = client.router
 
     async def one():
         while time.monotonic() < stop_at:
             try:
-                instance = await client.aio.create_instance(PROCESS_ID, {"n": 1})
-                acknowledged.add(instance.process_instance_key)
+                record = await router.execute(router.next_partition(), CREATE)
+                ANSWERS.append(record)
+                acknowledged.add(record.value.process_instance_key)
             except Exception as error:  # unknown outcomes, unavailability during failover
                 errors[type(error).__name__] = errors.get(type(error).__name__, 0) + 1
                 await asyncio.sleep(0.05)
 
     await asyncio.gather(*(one() for _ in range(LOAD_IN_FLIGHT)))
+
+
+def check_with_the_replicas_history_checker(client) -> dict:
+    """partitions/simulation/history.py over every replica's committed log (raises its
+    Violation naming the invariant); returns its counts per partition."""
+    counts = cluster_check.check_history(cluster_check.replica_logs(client), ANSWERS)
+    assert sum(c["requests_processed"] for c in counts.values()) >= len(ANSWERS)
+    return counts
 
 
 def leaders(client) -> dict[int, int | None]:
@@ -115,6 +148,7 @@ def test_killing_a_leaders_node_under_load_loses_nothing(cluster_client, tools):
     done = client.test_worker.stats.completed_at  # instance key -> completion acknowledged
     tools.wait_for(lambda: set(done) >= acked, 60, "completions", fail=False)
     assert not tools.history_problems(tools.history(client), acked)
+    print(f"history checker: {check_with_the_replicas_history_checker(client)}")
 
 
 def test_the_lost_members_are_replaced_on_a_new_node_and_leaders_spread_again(
@@ -196,3 +230,4 @@ def test_a_faulty_network_between_brokers_loses_nothing(cluster_client, tools, s
     done = client.test_worker.stats.completed_at  # instance key -> completion acknowledged
     tools.wait_for(lambda: set(done) >= acked, 60, "completions", fail=False)
     assert not tools.history_problems(tools.history(client), ACKNOWLEDGED)
+    print(f"history checker: {check_with_the_replicas_history_checker(client)}")
