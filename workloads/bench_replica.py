@@ -9,10 +9,11 @@ Figures:
   replica) and RocksDB, a lossless in-process network: `--jobs` jobs created (clients' commands
   of one ready() ride one entry), activated 100 at a time and completed, every answer after
   commit; records_per_lifecycle;
-  promotion: in fault-free simulations (1-3 ms message latency) the leader is killed under load;
-  per election, simulated ms from the election to the new leader processing (its noop
-  committed and its tail replayed: `promotion_ready_ms`) and to its first processed command
-  (`promotion_first_command_ms`, which also waits for clients to find it).
+  promotion: in fault-free simulations (0-3 ms message latency, clients that know which
+  replicas are up and retry after 50 ms) the leader is killed under load three times; per
+  election (the first ones included), simulated ms from the election to the new leader
+  processing (its noop committed and its tail replayed: `promotion_ready_ms`) and to its first
+  processed command (`promotion_first_command_ms`, which also waits for clients to find it).
 
 `--mutants` instead reports, per planted composition bug (partitions/simulation/mutations.py),
 on how many of `--seeds` seeds the simulator catches it.
@@ -160,7 +161,9 @@ def measure_promotion(seeds: int) -> dict:
     logging.disable(logging.WARNING)
     quiet = {f.name: 0.0 for f in SimOptions.__dataclass_fields__.values() if f.name.endswith("_p")}
     quiet["skew_p"] = 0.0
-    options = SimOptions(**{**quiet, "restart_p": 0.05, "client_timeout_ms": 50})
+    options = SimOptions(
+        **{**quiet, "restart_p": 0.05, "client_timeout_ms": 50, "clients_know_live_replicas": True}
+    )
     ready_ms, first_ms = [], []
     for seed in range(seeds):
         sim = PartitionSimulator(seed, options)

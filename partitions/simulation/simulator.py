@@ -102,6 +102,9 @@ class SimOptions:
     clients: int = 3
     requests_in_flight_per_client: int = 3
     client_timeout_ms: int = 250
+    # Clients (a gateway) know which replicas are up and send only to those (the promotion
+    # benchmark: it measures the replica, not how long clients knock on a dead one's door).
+    clients_know_live_replicas: bool = False
     latency_ms_max: int = 3
     # network (per message)
     drop_p: float = 0.03
@@ -550,6 +553,8 @@ class PartitionSimulator:
 
     def _send_request(self, client: _Client, request: _Request) -> None:
         candidates = [i for i in self.hosts if i not in self.retired]
+        if self.opt.clients_know_live_replicas:
+            candidates = [i for i in candidates if self.hosts[i].replica is not None] or candidates
         target = client.leader_hint
         if target is None or target not in candidates or request.attempts % 3 == 2:
             target = self.rng.choice(candidates)
