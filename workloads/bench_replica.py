@@ -8,7 +8,8 @@ Figures:
   job_lifecycles_per_s: three replicas in one process on journals (an fsync per Ready per
   replica) and RocksDB, a lossless in-process network: `--jobs` jobs created (clients' commands
   of one ready() ride one entry), activated 100 at a time and completed, every answer after
-  commit; records_per_lifecycle;
+  commit; records_per_lifecycle; rebuild_ms: what a deposed leader pays to rebuild its state
+  (Raft's snapshot plus replay of the committed log after it, `rebuild_replayed_positions`);
   promotion: in fault-free simulations (0-3 ms message latency, clients that know which
   replicas are up and retry after 50 ms) the leader is killed under load three times; per
   election (the first ones included), simulated ms from the election to the new leader
@@ -145,12 +146,23 @@ def measure_lifecycles(jobs: int, root: str) -> dict:
         )
         group.tick(2)
         digests = {r.digest() for r in group.replicas.values()}
+        # What a deposed leader pays (rare): its state rebuilt from Raft's snapshot and the
+        # committed log after it. Timed on a follower (the same path).
+        follower = next(r for r in group.replicas.values() if r is not leader)
+        snapshot_position = follower.status()["snapshot"]["position"]
+        begin = time.perf_counter()
+        follower._rebuild()
+        follower._processor.replay()
+        rebuild_seconds = time.perf_counter() - begin
+        assert follower.digest() == leader.digest()
         return {
             "jobs": jobs,
             "job_lifecycles_per_s": round(jobs / seconds),
             "lifecycle_seconds": round(seconds, 2),
             "records_per_lifecycle": round(leader.committed_position / jobs, 2),
             "replicas_agree": len(digests) == 1,
+            "rebuild_ms": round(rebuild_seconds * 1000),
+            "rebuild_replayed_positions": leader.committed_position - max(snapshot_position, 0),
         }
     finally:
         group.close()
