@@ -20,6 +20,10 @@ A new replica starts with empty storage and no bootstrap; the leader adds it wit
 propose_conf_change(ConfChange(ADD_LEARNER, id)), it catches up (log or snapshot chunks), and
 is promoted with PROMOTE once leader.progress()[id].match_index is close to the commit index.
 A replica that lost its disk must come back under a new id in the same way (see testing.py).
+
+Snapshots are the storage's: Raft holds a descriptor (meta + a handle) and moves snapshots in
+chunks read from the leader's storage and handed to the follower's as they arrive (see
+storage.py); the host creates one with storage.create_snapshot(index, conf, handle).
 """
 
 from .config import RaftConfig

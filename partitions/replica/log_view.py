@@ -14,7 +14,10 @@ Readers (replay and processing) see only committed entries: `committed_position`
 position of the newest entry the host handed to `apply_committed`, and `read_from` stops there.
 `last_position` is the end of the whole log while this replica leads (its proposals in flight
 lie between the two), and the committed position otherwise - so the processor reads back its
-own records only when nothing it appended is still uncommitted.
+own records only when nothing it appended is still uncommitted. After a snapshot the view
+starts at the entry the snapshot stands for; the snapshot's state may have processed records
+that lie in later entries not received yet, and `last_position` covers them (the log holds
+them; they are on their way).
 
 Kept in memory: a sparse map (first position, raft index) of every committed entry with
 records, and the decoded records of this leader's recent proposals (it processes commands a
@@ -287,4 +290,4 @@ class RaftLogView(LogStream):
         return None
 
     def close(self) -> None:
-        """The storage belongs to the replica, which closes it."""
+        """Nothing to release: the storage belongs to the replica, which closes it."""

@@ -40,6 +40,7 @@ class ReplicaGroup:
         self.unknown: list = []  # (replica id, (request stream id, request id))
         self.pushes: list = []  # (replica id, JobPush)
         self.partition_commands: list = []  # (replica id, (partition id, Record))
+        self._next_request_id = 0
         # Return True to drop a message (the test decides, e.g. to cut a replica off).
         self.drop: Callable[[object], bool] = lambda message: False
         for replica_id in voters:
@@ -139,8 +140,6 @@ class ReplicaGroup:
         self._next_request_id = max(self._next_request_id, first_request_id + len(commands))
         leader.submit(stamped)
         return stamped
-
-    _next_request_id = 0
 
     def answers(self, request_stream_id: int = 1) -> dict[int, object]:
         """request id -> the answer record (the first one delivered)."""
