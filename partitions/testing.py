@@ -202,8 +202,7 @@ def bpmn_error(error_id: str, code: str) -> str:
 def timer_definition(kind: str, value: str) -> str:
     """A timerEventDefinition: kind is timeDate, timeDuration or timeCycle."""
     return (
-        f"<bpmn:timerEventDefinition><bpmn:{kind}>{value}</bpmn:{kind}>"
-        f"</bpmn:timerEventDefinition>"
+        f"<bpmn:timerEventDefinition><bpmn:{kind}>{value}</bpmn:{kind}></bpmn:timerEventDefinition>"
     )
 
 
