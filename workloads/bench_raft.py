@@ -245,11 +245,9 @@ def run(args: list[str]) -> dict:
     opts = parser.parse_args(args)
     if opts.mutants:
         figures = score_mutants(opts.seeds, opts.seed_base, opts.mutant)
-        figures["machine_note"] = "2 shared cores; other engineers' jobs running concurrently"
         return figures
     figures = simulate(opts.seeds, opts.seed_base)
     figures.update(measure_commits(opts.commit_seconds, opts.records_per_proposal))
-    figures["machine_note"] = "2 shared cores; other engineers' jobs running concurrently"
     return figures
 
 

@@ -42,7 +42,6 @@ from raybee.partitions.simulation.simulator import (
 )
 from raybee.partitions.testing import activate, create, job_command
 
-MACHINE_NOTE = "2 shared cores; other engineers' jobs running concurrently"
 CHUNK = 500  # commands a client hands the leader at once
 CHUNKS_IN_FLIGHT_MAX = 4  # unanswered chunks a client keeps going
 JOBS_PER_ACTIVATION = 100
@@ -237,7 +236,6 @@ def run(args: list[str]) -> dict:
     opts = parser.parse_args(args)
     if opts.mutants:
         figures = score_mutants(opts.seeds, opts.mutant)
-        figures["machine_note"] = MACHINE_NOTE
         return figures
     figures = simulate(opts.seeds, opts.seed_base, progress=opts.progress) if opts.seeds else {}
     if opts.jobs:
@@ -245,7 +243,6 @@ def run(args: list[str]) -> dict:
             figures.update(measure_lifecycles(opts.jobs, root))
     if opts.promotion_seeds:
         figures.update(measure_promotion(opts.promotion_seeds))
-    figures["machine_note"] = MACHINE_NOTE
     return figures
 
 

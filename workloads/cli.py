@@ -5,9 +5,20 @@
 import argparse
 import importlib
 import json
+import os
 import sys
 
-BENCH_AREAS = ("journal", "protocol", "raft", "state", "engine", "feel", "cluster", "gateway")
+BENCH_AREAS = (
+    "journal",
+    "protocol",
+    "raft",
+    "state",
+    "engine",
+    "feel",
+    "replica",
+    "cluster",
+    "gateway",
+)
 CLUSTER_COMMANDS = {
     "start": "deploy raybee into a Ray cluster (or start a local one)",
     "status": "print brokers, replicas, lag, health and the supervisor's events",
@@ -18,7 +29,13 @@ CLUSTER_COMMANDS = {
 def _bench(area: str, rest: list[str]) -> int:
     module = importlib.import_module(f"raybee.workloads.bench_{area}")
     as_json = "--json" in rest
+    load_before = os.getloadavg()
     figures = module.run([arg for arg in rest if arg != "--json"])
+    # What the machine was doing is measured, never typed in: a figure taken while other jobs
+    # ran shows it in the load averages.
+    figures.setdefault("cores", os.cpu_count())
+    figures.setdefault("load_average_before", [round(x, 2) for x in load_before])
+    figures.setdefault("load_average_after", [round(x, 2) for x in os.getloadavg()])
     if as_json:
         print(json.dumps(figures, sort_keys=True))
     else:
