@@ -8,7 +8,9 @@ refused before it is written - RESOURCE_EXHAUSTED with a reason that names the p
 count, the limit and the latency that set it.
 
 Commands that drain work (job complete, fail, throw error, yield; commands between partitions)
-are never refused: refusing them would keep the load that causes the pressure.
+skip the limit: refusing them would keep the load that causes the pressure. (A replica
+whose uncommitted entries pile up may still refuse any command; a command between partitions
+refused there is resent by its sender's due work.)
 Pure logic, time passed in (milliseconds), no clock of its own.
 """
 

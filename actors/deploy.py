@@ -45,8 +45,7 @@ def deploy(
     seed: int = 0,
 ):
     """The supervisor handle, created if missing (pinned to the head node; Ray restarts its
-    process there). `replica` names the hosted replica
-    (`hosting.IMPLEMENTATIONS`); tick_ms defaults to that replica's."""
+    process there). tick_ms defaults to `hosting.TICK_MS` (25)."""
     if replication_factor is None:
         replication_factor = hosting.REPLICATION_FACTOR_DEFAULT
     if tick_ms is None:

@@ -1,5 +1,5 @@
 """Routing: which partition a command goes to, which broker leads it, and what to do when the
-answer does not come. One library for the Python client and (later) the gRPC gateway.
+answer does not come. One library for the Python client and the gRPC gateway.
 
 Partition of a command:
 - a command about an existing entity goes to the partition in its key (`key >> 51`);

@@ -1,8 +1,8 @@
 """Work that comes due by the clock: each kind of entity schedules its own.
 
 A `DueWork` scans its due-date index for entries due at `now_ms` and turns each into a command
-(job deadline -> JOB TIME_OUT, back-off over -> JOB RECUR_AFTER_BACKOFF; later timers and
-message time-to-live). Scheduling only proposes commands: the processors decide against state,
+(job deadline -> JOB TIME_OUT, back-off over -> JOB RECUR_AFTER_BACKOFF; timers, message
+time-to-live and resending unacknowledged distributions live in `bpmn_behaviors/`). Scheduling only proposes commands: the processors decide against state,
 so a command that raced with a completion is simply rejected.
 """
 

@@ -1,7 +1,7 @@
 """Which partition a message goes to: its correlation key, hashed onto fixed hash slots.
 
 One pure function shared by the engine (a subscription is registered on the partition of its
-correlation key), the Ray cluster's router and the future gRPC gateway (a PUBLISH goes there):
+correlation key), the Ray cluster's router and the gRPC gateway (a PUBLISH goes there):
 they must agree byte for byte, so the hash is CRC32 of the UTF-8 key — stable across processes
 and Python versions, unlike the salted `hash()`.
 
