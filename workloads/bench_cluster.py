@@ -236,7 +236,6 @@ def _failover(client, cluster) -> dict:
         "rereplication_s": None if rereplication_s is None else round(rereplication_s, 2),
         "failover_killed_broker": broker,
         "failover_partition": partition,
-        "rereplication_note": "includes starting a new Ray node (~2 s) and a broker on it",
     }
 
 
@@ -358,7 +357,7 @@ def run(args: list[str]) -> dict:
             figures["rereplication_s"] = None
             figures["failover_note"] = (
                 "not measured: replication factor "
-                f"{figures['replication_factor']} ({figures['replica']} replica)"
+                f"{figures['replication_factor']}"
                 if figures["replication_factor"] < 3
                 else "skipped (--no-failover)"
             )

@@ -273,8 +273,7 @@ def _on_ray(opts, files: dict[str, str]) -> dict:
         topology = client.topology()
         backend = (
             f"embedded Ray cluster: {opts.nodes} nodes, {topology['partition_count']} "
-            f"partitions, replication factor {topology['replication_factor']}, replica "
-            f"{topology.get('replica_implementation', '?')}"
+            f"partitions, replication factor {topology['replication_factor']}"
         )
         return {"backend": backend, "direct": direct, "grpc": via_grpc}
     finally:
