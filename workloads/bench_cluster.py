@@ -356,8 +356,7 @@ def run(args: list[str]) -> dict:
             figures["failover_s"] = None
             figures["rereplication_s"] = None
             figures["failover_note"] = (
-                "not measured: replication factor "
-                f"{figures['replication_factor']}"
+                f"not measured: replication factor {figures['replication_factor']}"
                 if figures["replication_factor"] < 3
                 else "skipped (--no-failover)"
             )
