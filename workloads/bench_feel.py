@@ -108,7 +108,8 @@ def run(args: list[str]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    print(json.dumps(run(sys.argv[1:] if argv is None else argv), indent=2))
+    argv = sys.argv[1:] if argv is None else argv
+    print(json.dumps(run([a for a in argv if a != "--json"]), sort_keys=True))
     return 0
 
 
