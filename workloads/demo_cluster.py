@@ -41,7 +41,6 @@ RATE_PER_S_DEFAULT = 60.0
 IN_FLIGHT_MAX = 400
 DRAIN_TIMEOUT_S = 30.0
 REPLACEMENT_WAIT_S = 60.0
-TARGET_THROUGHPUT_PER_S = 200
 TARGET_P99_MS = 250
 TARGET_FAILOVER_S = 1.0
 # Jobs pushed to a broker that dies wait in its memory until their deadline: short, so they
@@ -348,7 +347,7 @@ def run(args: list[str]) -> int:
             (
                 f"throughput (completed/s, offered {opts.rate:.0f}/s)",
                 f"{throughput:.0f}",
-                f">= {TARGET_THROUGHPUT_PER_S}/s (one-task process)",
+                "",  # the demo offers a fixed rate; capacity is `raybee bench cluster`'s figure
             ),
             ("latency p50 before the failure", f"{_percentile(steady, 0.5):.0f} ms", ""),
             (
