@@ -1,0 +1,37 @@
+"""What the replicated partition's data path keeps and writes per lifecycle: the leader's
+decoded entries, fsyncs per ready (group commit), and that none of it changes an answer.
+Figures are measured by `raybee bench replica`, never here."""
+
+import pytest
+
+from raybee.partitions.protocol import JobIntent
+from raybee.partitions.simulation import ReplicaGroup
+from raybee.partitions.testing import create
+
+
+@pytest.fixture
+def group(tmp_path):
+    group = ReplicaGroup(tmp_path)
+    yield group
+    group.close()
+
+
+def test_the_leader_forgets_decoded_entries_its_processor_read(group):
+    leader = group.await_leader()
+    for _ in range(20):
+        group.submit([create(job_type="a") for _ in range(50)])
+        group.pump()
+    answers = group.answers()
+    assert len(answers) == 1_000
+    assert all(a.intent == JobIntent.CREATED for a in answers.values())
+    view = leader._view
+    # Every command was processed: the view holds decoded at most the entries from the one
+    # the processor's reader last started in (it held all 40 before, up to 256).
+    assert len(view._decoded) <= 2, sorted(view._decoded)
+    # A retry of the first command (long forgotten by the cache) still gets its first answer
+    # (from the leader's recent answers or the log).
+    first = answers[0]
+    group.submit([create(job_type="a")], first_request_id=0)
+    group.pump()
+    retried = [r.record for _, r in group.responses if r.request_id == 0]
+    assert retried[-1] == first
