@@ -101,45 +101,49 @@ def measure_lifecycles(jobs: int, root: str) -> dict:
         leader = group.await_leader()
         next_rid = 0
 
-        def run(commands) -> list:
-            """Submit in chunks, keeping up to CHUNKS_IN_FLIGHT_MAX unanswered (a client that
-            pipelines), one round of readies and messages between submissions."""
+        def run(count: int, command, kept) -> list:
+            """`count` commands, the i-th made by `command(i)` when it is submitted, in chunks,
+            keeping up to CHUNKS_IN_FLIGHT_MAX unanswered (a client that pipelines), one round
+            of readies and messages between submissions; returns `kept(answer)` per command,
+            in request order. Commands are made as they go and answers reduced as they come:
+            tens of thousands of records held by the client would be walked by every full
+            collection of Python's garbage collector, a cost of the bench, not the replicas."""
             nonlocal next_rid
             first_rid, answers, submitted = next_rid, {}, 0
-            while len(answers) < len(commands):
+            while len(answers) < count:
                 in_flight = submitted - len(answers)
-                if submitted < len(commands) and in_flight < CHUNKS_IN_FLIGHT_MAX * CHUNK:
-                    chunk = commands[submitted : submitted + CHUNK]
+                if submitted < count and in_flight < CHUNKS_IN_FLIGHT_MAX * CHUNK:
+                    chunk = [command(i) for i in range(submitted, min(count, submitted + CHUNK))]
                     group.submit(chunk, first_request_id=next_rid)
                     next_rid += len(chunk)
                     submitted += len(chunk)
-                if not group.round() and submitted == len(commands):
+                if not group.round() and submitted == count:
                     group.tick()  # nothing moves: let heartbeats carry the last commit
                 for _, response in group.responses:
                     if response.request_id >= first_rid:
-                        answers[response.request_id] = response.record
+                        answers[response.request_id] = kept(response.record)
                 group.responses.clear()
             return [answers[rid] for rid in sorted(answers)]
 
+        def intent(record):
+            return record.intent
+
+        def job_keys(record):
+            return record.value.job_keys if record.intent == JobBatchIntent.ACTIVATED else []
+
         begin = time.perf_counter()
-        created = run([create(job_type="bench") for _ in range(jobs)])
+        created = run(jobs, lambda _: create(job_type="bench"), intent)
         activations = run(
-            [
-                activate(job_type="bench", max_jobs=JOBS_PER_ACTIVATION, timeout_ms=600_000)
-                for _ in range(-(-jobs // JOBS_PER_ACTIVATION))
-            ]
+            -(-jobs // JOBS_PER_ACTIVATION),
+            lambda _: activate(job_type="bench", max_jobs=JOBS_PER_ACTIVATION, timeout_ms=600_000),
+            job_keys,
         )
-        keys = [
-            key
-            for a in activations
-            if a.intent == JobBatchIntent.ACTIVATED
-            for key in a.value.job_keys
-        ]
-        completed = run([job_command(JobIntent.COMPLETE, key) for key in keys])
+        keys = [key for batch in activations for key in batch]
+        completed = run(len(keys), lambda i: job_command(JobIntent.COMPLETE, keys[i]), intent)
         seconds = time.perf_counter() - begin
-        done = sum(1 for a in completed if a.intent == JobIntent.COMPLETED)
-        assert len(created) == jobs and len(keys) == jobs and done == jobs, (
-            len(created),
+        done = completed.count(JobIntent.COMPLETED)
+        assert created.count(JobIntent.CREATED) == jobs and len(keys) == jobs and done == jobs, (
+            created.count(JobIntent.CREATED),
             len(keys),
             done,
         )
