@@ -87,6 +87,7 @@ from raybee.raft import (
 from raybee.raft import NotLeaderError as RaftNotLeaderError
 from raybee.state import MemoryStore, RocksDBStore
 
+from .collector import tune_collector
 from .config import UNCOMMITTED_ENTRIES_SUBMIT_MAX_FACTOR, ReplicaConfig
 from .errors import BackpressureError, NotLeaderError, ReplicaClosedError
 from .log_view import RaftLogView
@@ -198,6 +199,7 @@ class PartitionReplica:
         crash there); `state` chooses the state backend (RocksDB unless a test says)."""
         if not isinstance(rng, random.Random):
             raise TypeError(f"replica {replica_id}: rng must be a seeded random.Random")
+        tune_collector()  # the process hosts replicas: see collector.py
         self = object.__new__(cls)
         self.partition_id = partition_id
         self.replica_id = replica_id

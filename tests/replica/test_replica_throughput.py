@@ -2,9 +2,12 @@
 decoded entries, fsyncs per ready (group commit), and that none of it changes an answer.
 Figures are measured by `raybee bench replica`, never here."""
 
+import gc
+
 import pytest
 
 from raybee.partitions.protocol import JobIntent
+from raybee.partitions.replica.collector import YOUNG_COLLECTION_ALLOCATIONS, tune_collector
 from raybee.partitions.simulation import ReplicaGroup
 from raybee.partitions.testing import create
 
@@ -35,3 +38,19 @@ def test_the_leader_forgets_decoded_entries_its_processor_read(group):
     group.pump()
     retried = [r.record for _, r in group.responses if r.request_id == 0]
     assert retried[-1] == first
+
+
+def test_opening_a_replica_raises_the_young_collection_threshold_only(tmp_path):
+    saved = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        ReplicaGroup(tmp_path / "a", voters=1).close()
+        assert gc.get_threshold() == (YOUNG_COLLECTION_ALLOCATIONS, 10, 10)
+        gc.set_threshold(YOUNG_COLLECTION_ALLOCATIONS * 2, 5, 5)  # a host's own choice stays
+        tune_collector()
+        assert gc.get_threshold() == (YOUNG_COLLECTION_ALLOCATIONS * 2, 5, 5)
+        gc.set_threshold(0, 10, 10)  # so does a disabled collector
+        tune_collector()
+        assert gc.get_threshold() == (0, 10, 10)
+    finally:
+        gc.set_threshold(*saved)
