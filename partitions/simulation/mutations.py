@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import sys
 import textwrap
 import time
 from collections.abc import Iterator
@@ -164,19 +165,42 @@ def _mutated(mutant: Mutant) -> list[tuple[object, str, object]]:
     return patches
 
 
+def _aliases(original: object, owner: object, attr: str) -> list[tuple[dict, str]]:
+    """The names under which loaded modules hold `original` besides `owner.attr`: a function
+    another module took with `from m import f` before the mutant was planted still calls the
+    original code unless its name there is patched too."""
+    found = []
+    for module in list(sys.modules.values()):
+        namespace = getattr(module, "__dict__", None)
+        if not isinstance(namespace, dict):
+            continue
+        for name, value in list(namespace.items()):
+            if value is original and not (namespace is vars(owner) and name == attr):
+                found.append((namespace, name))
+    return found
+
+
 @contextmanager
 def planted(mutant: Mutant) -> Iterator[None]:
-    """Patch the mutant in; the original code is back when the block ends."""
+    """Patch the mutant in (and every module-level name of the original function, see
+    `_aliases`); the original code is back when the block ends."""
     patches = _mutated(mutant)
     saved = []
+    renamed = []
     for owner, attr, replacement in patches:
-        saved.append((owner, attr, vars(owner)[attr]))
+        original = vars(owner)[attr]
+        saved.append((owner, attr, original))
+        for namespace, name in _aliases(original, owner, attr):
+            renamed.append((namespace, name, original))
+            namespace[name] = replacement
         setattr(owner, attr, replacement)
     try:
         yield
     finally:
         for owner, attr, original in reversed(saved):
             setattr(owner, attr, original)
+        for namespace, name, original in reversed(renamed):
+            namespace[name] = original
 
 
 @contextmanager
