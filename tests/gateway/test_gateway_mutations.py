@@ -1,0 +1,139 @@
+"""The gateway's fast tests (the translations on their own, and bad requests against a gateway
+on the in-process backend: no Ray cluster) catch known bugs: each mutant below plants one
+classic mistake in actors/gateway/ - a refusal mapped to the wrong gRPC status, a document
+that is not a JSON object accepted as variables, a request check off by one, activated jobs
+not handed back - and the tests named beside it must fail (tests/mutation_check.py runs them
+in a fresh interpreter).
+
+A mutant the tests let through is a hole in the tests, not in the code: add the test."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from raybee.partitions.simulation.mutations import Edit, Mutant
+
+
+def _mutation_check():
+    """tests/mutation_check.py, one copy shared with the conftest hook (loaded by path: test
+    directories are not packages)."""
+    name = "raybee_tests_mutation_check"
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "mutation_check.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
+
+check_tools = _mutation_check()
+Check = check_tools.Check
+
+STATUSES = "raybee.actors.gateway.statuses:"
+DOCUMENTS = "raybee.actors.gateway.json_documents:"
+RPC = "raybee.actors.gateway.rpc:RpcBase."
+JOBS = "raybee.actors.gateway.jobs:JobRpcs."
+MAPPING_TESTS = ("tests/gateway/test_mapping.py",)
+BAD_REQUESTS = "tests/gateway/test_bad_requests.py"
+
+
+def _check(name: str, bug: str, tests: tuple[str, ...], *edits: tuple[str, str, str]) -> Check:
+    return Check(Mutant(name, bug, tuple(Edit(*e) for e in edits)), tests)
+
+
+CHECKS = (
+    _check(
+        "every_rejection_failed_precondition",
+        "a rejected command is FAILED_PRECONDITION whatever its rejection type (NOT_FOUND, "
+        "INVALID_ARGUMENT, ...)",
+        MAPPING_TESTS,
+        (
+            STATUSES + "status_of",
+            "code = REJECTION_STATUS.get(error.rejection_type, grpc.StatusCode.INTERNAL)",
+            "code = grpc.StatusCode.FAILED_PRECONDITION",
+        ),
+    ),
+    _check(
+        "unknown_outcome_said_unavailable",
+        "a command that may have been applied is UNAVAILABLE (nothing happened) instead of "
+        "DEADLINE_EXCEEDED",
+        MAPPING_TESTS,
+        (
+            STATUSES + "status_of",
+            "            grpc.StatusCode.DEADLINE_EXCEEDED,\n"
+            '            f"Time out between gateway and partition',
+            "            grpc.StatusCode.UNAVAILABLE,\n"
+            '            f"Time out between gateway and partition',
+        ),
+    ),
+    _check(
+        "backpressure_said_unavailable",
+        "backpressure is UNAVAILABLE instead of RESOURCE_EXHAUSTED (clients do not back off)",
+        MAPPING_TESTS,
+        (
+            STATUSES + "status_of",
+            "            grpc.StatusCode.RESOURCE_EXHAUSTED,\n",
+            "            grpc.StatusCode.UNAVAILABLE,\n",
+        ),
+    ),
+    _check(
+        "json_array_accepted_as_variables",
+        "a JSON array is accepted as a variables document",
+        (*MAPPING_TESTS, BAD_REQUESTS),
+        (
+            DOCUMENTS + "parse_document",
+            "if not isinstance(document, dict):",
+            "if not isinstance(document, dict | list):",
+        ),
+    ),
+    _check(
+        "non_finite_numbers_accepted",
+        "NaN and Infinity are parsed into variables (not JSON; the engine's documents are)",
+        (*MAPPING_TESTS, BAD_REQUESTS),
+        (
+            DOCUMENTS + "parse_document",
+            "json.loads(text, parse_constant=_refuse_constant)",
+            "json.loads(text)",
+        ),
+    ),
+    _check(
+        "decimals_sent_as_strings",
+        "numbers the engine holds as Decimal go out as JSON strings",
+        MAPPING_TESTS,
+        (
+            DOCUMENTS + "_encode_other",
+            "return int(value) if value == value.to_integral_value() else float(value)",
+            "return str(value)",
+        ),
+    ),
+    _check(
+        "negative_key_not_refused",
+        "a key check that only refuses 0 (the unset protobuf field): negative keys go on",
+        (BAD_REQUESTS,),
+        (RPC + "_key", "        if key < 1:\n", "        if key == 0:\n"),
+    ),
+    _check(
+        "zero_max_jobs_accepted",
+        "a positive-number check off by one: maxJobsToActivate=0 is accepted",
+        (BAD_REQUESTS,),
+        (RPC + "_positive", "        if value < 1:\n", "        if value < 0:\n"),
+    ),
+    _check(
+        "late_jobs_not_handed_back",
+        "jobs activated after the caller's deadline are dropped, not handed back: they wait "
+        "out their timeout unseen",
+        (f"{BAD_REQUESTS}::test_jobs_activated_after_the_callers_deadline_are_handed_back",),
+        (
+            JOBS + "ActivateJobs",
+            "        if not done:\n            self._hand_back_later(activation)\n",
+            "        if not done:\n",
+        ),
+    ),
+)
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.name)
+def test_the_fast_tests_catch(check):
+    check_tools.expect_caught(check, __file__)
