@@ -60,6 +60,8 @@ def simulate(
             report = PartitionSimulator(seed, options).run()
         except SimulationFailure as failure:
             violations.append({"seed": seed, "invariant": failure.invariant, "what": failure.what})
+            if progress:  # a long run's violations are worth seeing (and replaying) at once
+                print(f"seed {seed}: {failure.invariant}: {failure.what}", file=sys.stderr)
             continue
         faults.update(report.faults)
         counts.update(report.counts)
