@@ -404,16 +404,22 @@ class PartitionReplica:
         )
 
     def ready(self) -> ReplicaReady:
-        """Propose, persist, apply, process - in rounds until nothing moves (bounded); returns
-        what to send and hand out. Everything in it is durable."""
+        """Persist and apply, process, propose - in rounds until nothing moves (bounded);
+        returns what to send and hand out. Everything in it is durable.
+
+        Client commands are proposed after processing, so that the batches' entries and the
+        clients' entry of a round reach the journal in the next round's ONE fsync (group
+        commit): proposed before, they took an fsync of their own (two per leader ready
+        instead of one; no message leaves between the two, so the earlier one bought
+        nothing)."""
         self._check_open()
         if self._ready_out is not None:
             raise RuntimeError("ready() again before advance() of the previous one")
         self._follow_role()
         for _ in range(self.config.rounds_per_ready_max):
-            moved = self._propose_client_batch()
-            moved = self._raft_ready() or moved
+            moved = self._raft_ready()
             moved = self._process_or_replay() or moved
+            moved = self._propose_client_batch() or moved
             if not moved:
                 break
         self._export()

@@ -3,6 +3,7 @@ decoded entries, fsyncs per ready (group commit), and that none of it changes an
 Figures are measured by `raybee bench replica`, never here."""
 
 import gc
+import os
 
 import pytest
 
@@ -54,3 +55,34 @@ def test_opening_a_replica_raises_the_young_collection_threshold_only(tmp_path):
         assert gc.get_threshold() == (0, 10, 10)
     finally:
         gc.set_threshold(*saved)
+
+
+def test_a_leader_ready_syncs_its_journal_once(group, monkeypatch):
+    """Group commit: the entries a leader's ready() proposes - its processed batches and the
+    clients' commands - reach the journal in one fsync, not one per round."""
+    leader = group.await_leader()
+    synced = []
+    real_fdatasync = os.fdatasync
+
+    def fdatasync(fd):
+        synced.append(fd)
+        real_fdatasync(fd)
+
+    monkeypatch.setattr(os, "fdatasync", fdatasync)
+    syncs_per_ready = []
+    real_ready = leader.ready
+
+    def ready():
+        before = len(synced)
+        out = real_ready()
+        syncs_per_ready.append(len(synced) - before)
+        return out
+
+    monkeypatch.setattr(leader, "ready", ready)
+    for _ in range(10):  # a client that pipelines: commands go in while earlier ones process
+        group.submit([create(job_type="a") for _ in range(30)])
+        group.round()
+    group.pump()
+    assert len(group.answers()) == 300
+    assert max(syncs_per_ready) == 1, syncs_per_ready
+    assert sum(syncs_per_ready) >= 10
