@@ -34,9 +34,17 @@ SNAPSHOT_INTERVAL_MS = 5 * 60 * 1000
 SNAPSHOT_INTERVAL_RECORDS = 1_000_000
 _CHECKSUM_CHUNK_BYTES = 1 << 20
 INCOMING_DIR_NAME = "incoming"
-# A frame of a transfer chunk: name length, offset in the file, payload length, CRC32C of the
-# payload; then the name (UTF-8) and the payload.
+# A frame of a transfer chunk: name length, offset in the file, payload length, CRC32C; then the
+# name (UTF-8) and the payload. The CRC32C covers the fields before it, the name and the
+# payload: a damaged offset or name must be caught before it is used (a flipped bit in the
+# offset once made the receiver write far past the end of a file: seed 2594).
+_FRAME_FIELDS = struct.Struct(">HQI")
 _FRAME_HEADER = struct.Struct(">HQII")
+
+
+def _frame_checksum(name_length: int, file_offset: int, length: int, raw_name, payload) -> int:
+    fields = _FRAME_FIELDS.pack(name_length, file_offset, length)
+    return crc32c.crc32c(payload, crc32c.crc32c(raw_name, crc32c.crc32c(fields)))
 
 
 class CorruptedSnapshotError(Exception):
@@ -223,8 +231,9 @@ class SnapshotStore:
                 payload = handle.read(length)
             assert len(payload) == length, (name, file_offset, length, len(payload))
             raw_name = name.encode()
+            checksum = _frame_checksum(len(raw_name), file_offset, length, raw_name, payload)
             frames.append(
-                _FRAME_HEADER.pack(len(raw_name), file_offset, length, crc32c.crc32c(payload))
+                _FRAME_HEADER.pack(len(raw_name), file_offset, length, checksum)
                 + raw_name
                 + payload
             )
@@ -289,15 +298,20 @@ class SnapshotStore:
                 raise CorruptedSnapshotError(f"{incoming}: a chunk ends inside a frame header")
             name_length, file_offset, length, checksum = _FRAME_HEADER.unpack_from(view, at)
             at += _FRAME_HEADER.size
-            name = bytes(view[at : at + name_length]).decode()
+            raw_name = view[at : at + name_length]
             at += name_length
             payload = view[at : at + length]
             at += length
-            if len(payload) != length or crc32c.crc32c(payload) != checksum:
+            if (
+                len(raw_name) != name_length
+                or len(payload) != length
+                or _frame_checksum(name_length, file_offset, length, raw_name, payload) != checksum
+            ):
                 raise CorruptedSnapshotError(
-                    f"{incoming}: the frame of {name!r} at offset {file_offset} fails its "
-                    f"checksum or is cut short"
+                    f"{incoming}: a frame ({bytes(raw_name)!r} at offset {file_offset}) fails "
+                    f"its checksum or is cut short"
                 )
+            name = bytes(raw_name).decode()
             target = incoming / name
             if not target.resolve().is_relative_to(incoming.resolve()) or ".." in Path(name).parts:
                 raise CorruptedSnapshotError(f"{incoming}: frame names a file outside: {name!r}")

@@ -119,3 +119,29 @@ def test_a_partial_snapshot_from_a_crash_is_removed(tmp_path):
     (root / "00000000000000000042.partial" / "state").mkdir(parents=True)
     store = SnapshotStore(root)
     assert store.snapshots() == [] and not list(root.iterdir())
+
+
+def test_a_transfer_chunk_with_any_header_byte_damaged_is_refused_before_it_is_used(tmp_path):
+    """A frame's checksum covers its name, offset and length, not only its payload: a flipped
+    bit in the offset once made a receiver write far past the end of a file (partition
+    simulator seed 2594). Every byte of the first frame's header and name is damaged in turn;
+    each chunk is refused and writes nothing outside `incoming/`, and the intact transfer
+    still installs."""
+    sender = SnapshotStore(tmp_path / "sender")
+    state = RocksDBStore(tmp_path / "state", ENGINE_FAMILIES)
+    snapshot = sender.take(state, position=7, taken_at_ms=0)
+    state.close()
+    chunk, last = sender.read_chunk(snapshot, 0, 1 << 30)
+    assert last
+    header_and_name = 18 + int.from_bytes(chunk[:2], "big")  # >HQII, then the name
+    receiver = SnapshotStore(tmp_path / "receiver")
+    for at in range(header_and_name):
+        damaged = bytearray(chunk)
+        damaged[at] ^= 0x10
+        with pytest.raises(CorruptedSnapshotError, match="fails its checksum|ends inside"):
+            receiver.receive("key", 0, bytes(damaged), True)
+        outside = [p for p in (tmp_path / "receiver").iterdir() if p.name != "incoming"]
+        assert outside == [], f"damaged byte {at} left {outside}"
+    _, installed = receiver.receive("key", 0, chunk, True)
+    assert installed is not None and installed.position == 7
+    receiver.verify(installed)
