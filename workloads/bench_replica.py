@@ -105,16 +105,17 @@ def measure_lifecycles(jobs: int, root: str) -> dict:
 
         def run(count: int, command, kept) -> list:
             """`count` commands, the i-th made by `command(i)` when it is submitted, in chunks,
-            keeping up to CHUNKS_IN_FLIGHT_MAX unanswered (a client that pipelines), one round
-            of readies and messages between submissions; returns `kept(answer)` per command,
+            keeping up to CHUNKS_IN_FLIGHT_MAX unanswered (a client that pipelines), a round of
+            readies and messages between submissions; returns `kept(answer)` per command,
             in request order. Commands are made as they go and answers reduced as they come:
             tens of thousands of records held by the client would be walked by every full
             collection of Python's garbage collector, a cost of the bench, not the replicas."""
             nonlocal next_rid
             first_rid, answers, submitted = next_rid, {}, 0
             while len(answers) < count:
-                in_flight = submitted - len(answers)
-                if submitted < count and in_flight < CHUNKS_IN_FLIGHT_MAX * CHUNK:
+                # Fill the window: a client that was answered sends at once, not one chunk per
+                # round (that capped the leader's intake at CHUNK commands per round of fsyncs).
+                while submitted < count and submitted - len(answers) < CHUNKS_IN_FLIGHT_MAX * CHUNK:
                     chunk = [command(i) for i in range(submitted, min(count, submitted + CHUNK))]
                     group.submit(chunk, first_request_id=next_rid)
                     next_rid += len(chunk)
