@@ -11,7 +11,7 @@ import pytest
 
 from raybee.actors import errors
 from raybee.actors.broker_core import EXHAUSTED, NOT_LEADER, OK, UNKNOWN, Outcome
-from raybee.actors.routing import Router
+from raybee.actors.routing import CALLS_IN_FLIGHT_PER_PARTITION_MAX, Router
 from raybee.actors.transport import decode, encode
 from raybee.partitions.testing import create
 
@@ -101,3 +101,45 @@ def test_backpressure_is_raised_with_the_brokers_reason_and_not_retried():
     with pytest.raises(errors.ResourceExhaustedError, match="9 commands are in flight"):
         send({1: broker}, leader=1)
     assert len(broker.commands) == 1
+
+
+class HeldBroker:
+    """Answers a call only when the test releases it; records each call's commands."""
+
+    def __init__(self):
+        self.calls: list[tuple[list, concurrent.futures.Future]] = []
+        self.submit = self
+
+    def remote(self, partition, encoded, timeout_ms):
+        future = concurrent.futures.Future()
+        self.calls.append((decode(encoded), future))
+        return type("Ref", (), {"future": lambda _self: future})()
+
+    def release(self, call: int) -> None:
+        commands, future = self.calls[call]
+        future.set_result(encode([Outcome(OK, record=c) for c in commands]))
+
+
+def test_commands_sent_while_a_call_is_in_flight_ride_the_next_call_together():
+    broker = HeldBroker()
+
+    async def scenario():
+        router = Router(FakeSupervisor({1: broker}, 1), STREAM_ID)
+        await router.refresh()
+        sends = [asyncio.ensure_future(router.send(1, create())) for _ in range(5)]
+        while len(broker.calls) < CALLS_IN_FLIGHT_PER_PARTITION_MAX:
+            await asyncio.sleep(0.001)
+        await asyncio.sleep(0.05)  # nothing more leaves while the calls are held
+        assert len(broker.calls) == CALLS_IN_FLIGHT_PER_PARTITION_MAX
+        broker.release(0)
+        while len(broker.calls) < CALLS_IN_FLIGHT_PER_PARTITION_MAX + 1:
+            await asyncio.sleep(0.001)
+        for call in range(1, len(broker.calls)):
+            broker.release(call)
+        answers = await asyncio.wait_for(asyncio.gather(*sends), 5)
+        return answers, [len(commands) for commands, _ in broker.calls]
+
+    answers, sizes = asyncio.run(scenario())
+    assert len(answers) == 5
+    held = CALLS_IN_FLIGHT_PER_PARTITION_MAX
+    assert sizes == [1] * held + [5 - held]  # the rest waited, then left in one call
