@@ -45,6 +45,8 @@ BROKER_NAME_PREFIX = "raybee-broker-"
 BROKER_RESOURCE = "raybee_broker"
 BROKER_MAX_RESTARTS = 5
 ITERATION_SAMPLES_KEPT = 2_000
+# Latency samples kept for `raybee status` (each figure: the last this many).
+LATENCY_SAMPLES_KEPT = 2_000
 TAKE_JOBS_WAIT_MS_MAX = 2_000
 
 
@@ -59,6 +61,31 @@ def default_data_dir() -> Path:
         return Path(node.get_session_dir_path()) / "raybee"
     except Exception:  # no session (unit tests): a directory of our own
         return Path(tempfile.gettempdir()) / "raybee"
+
+
+class Samples:
+    """The last `kept` values of a figure, for its p50/p99/max in `raybee status`."""
+
+    def __init__(self, kept: int = LATENCY_SAMPLES_KEPT) -> None:
+        self.values: deque[float] = deque(maxlen=kept)
+
+    def add(self, value: float) -> None:
+        self.values.append(value)
+
+    def clear(self) -> None:
+        self.values.clear()
+
+    def summary(self) -> dict:
+        ordered = sorted(self.values)
+        if not ordered:
+            return {"n": 0}
+        last = len(ordered) - 1
+        return {
+            "n": len(ordered),
+            "p50": round(ordered[int(last * 0.5)], 2),
+            "p99": round(ordered[int(last * 0.99)], 2),
+            "max": round(ordered[-1], 2),
+        }
 
 
 def _resolve(future: asyncio.Future, outcome: Outcome) -> None:
@@ -103,6 +130,17 @@ class Broker:
         self._iteration_ms: deque[float] = deque(maxlen=ITERATION_SAMPLES_KEPT)
         self._iteration_ms_max = 0.0
         self._tick_late_ms_max = 0.0
+        # Where a command's time goes (`raybee status`, loop.latency): a peer's Raft batch
+        # from its send to this loop's deliver (Ray's call path and this loop being busy), a
+        # wake-up from the call that brought work to the iteration that does it, a client
+        # command from its arrival here to its answer (replication and processing).
+        self._transit_ms = Samples()
+        self._wake_ms = Samples()
+        self._answer_ms = Samples()
+        self._poked_at: float | None = None
+        # The loop's share of wall time spent in iterations since the last reset.
+        self._busy_ms = 0.0
+        self._busy_since = time.perf_counter()
         self._peer_lookup_failures: dict[int, float] = {}
         log.info("broker %d pid %d recovered partitions %s", broker_id, self.pid, self.recovered)
 
@@ -115,6 +153,8 @@ class Broker:
 
     def _poke(self) -> None:
         self._ensure_loop()
+        if self._poked_at is None:
+            self._poked_at = time.perf_counter()
         self._wake.set()
 
     async def _run(self) -> None:
@@ -125,6 +165,9 @@ class Broker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), wait_ms / 1000)
             self._wake.clear()
+            if self._poked_at is not None:
+                self._wake_ms.add((time.perf_counter() - self._poked_at) * 1000)
+                self._poked_at = None
             late_ms = broker_core.wall_clock_ms() - core.next_wake_ms()
             if late_ms > self._tick_late_ms_max:
                 self._tick_late_ms_max = late_ms
@@ -138,6 +181,7 @@ class Broker:
                 os._exit(1)
             elapsed_ms = (time.perf_counter() - started) * 1000
             self._iteration_ms.append(elapsed_ms)
+            self._busy_ms += elapsed_ms
             if elapsed_ms > self._iteration_ms_max:
                 self._iteration_ms_max = elapsed_ms
             await asyncio.sleep(0)  # let calls that arrived meanwhile in before the next turn
@@ -212,9 +256,12 @@ class Broker:
         return self.core.membership(operation, partition_id, replica_id, priority)
 
     # ------------------------------------------------------------------ the data path
-    async def deliver(self, from_broker: int, messages: bytes) -> None:
-        """Raft messages from a peer (pickled by its transport)."""
+    async def deliver(self, from_broker: int, messages: bytes, sent_ns: int = 0) -> None:
+        """Raft messages from a peer (pickled by its transport), sent at `sent_ns`
+        (time.time_ns() of the sender: the brokers of one cluster share a clock or nearly)."""
         del from_broker
+        if sent_ns:
+            self._transit_ms.add((time.time_ns() - sent_ns) / 1e6)
         self.core.deliver(decode(messages))
         self._poke()
 
@@ -227,13 +274,16 @@ class Broker:
         """Client commands (a pickled list of Records, `transport.encode`); returns their
         Outcomes, pickled the same way, once every one is answered."""
         self._ensure_loop()
+        arrived = time.perf_counter()
         commands = decode(commands)
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in commands]
         resolvers = [lambda outcome, f=f: _resolve(f, outcome) for f in futures]
         self.core.submit(partition_id, commands, resolvers, timeout_ms)
-        self._wake.set()
-        return encode(list(await asyncio.gather(*futures)))
+        self._poke()
+        outcomes = await asyncio.gather(*futures)
+        self._answer_ms.add((time.perf_counter() - arrived) * 1000)
+        return encode(list(outcomes))
 
     async def partition_commands(self, partition_id: int, records: list, hops: int) -> None:
         self.core.accept_partition_commands(partition_id, records, hops)
@@ -285,10 +335,21 @@ class Broker:
     def _loop_status(self) -> dict:
         samples = sorted(self._iteration_ms)
         p99 = samples[int(len(samples) * 0.99)] if samples else 0.0
+        p50 = samples[len(samples) // 2] if samples else 0.0
         return {
             "iteration_ms_max": round(self._iteration_ms_max, 2),
             "iteration_ms_p99": round(p99, 2),
+            "iteration_ms_p50": round(p50, 2),
             "tick_late_ms_max": round(self._tick_late_ms_max, 2),
+            "busy_share": round(
+                self._busy_ms / max((time.perf_counter() - self._busy_since) * 1000, 1.0), 3
+            ),
+            "iterations": self.core.stats.iterations,
+            "latency": {
+                "transit_ms": self._transit_ms.summary(),
+                "wake_ms": self._wake_ms.summary(),
+                "answer_ms": self._answer_ms.summary(),
+            },
             "running": self._loop_task is not None and not self._loop_task.done(),
         }
 
@@ -310,6 +371,10 @@ class Broker:
         self._iteration_ms.clear()
         self._iteration_ms_max = 0.0
         self._tick_late_ms_max = 0.0
+        for samples in (self._transit_ms, self._wake_ms, self._answer_ms):
+            samples.clear()
+        self._busy_ms = 0.0
+        self._busy_since = time.perf_counter()
 
     async def configure_backpressure(self, partition_id: int, limit: int) -> dict:
         """Pin a partition's AIMD limit (operators and tests); returns the limiter's status."""

@@ -12,19 +12,62 @@ happened. Partitioning is symmetric when every broker is given the same plan.
 """
 
 import asyncio
+import copyreg
+import io
 import pickle
 import random
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import pyarrow as pa
+
 CALLS_IN_FLIGHT_PER_PEER_MAX = 64
+
+
+# Arrow batches pickled by pyarrow's own reducer cost ~150 us to encode and ~85 us to decode
+# (a log entry of 3 records, measured here); as one Arrow IPC stream (schema and its metadata,
+# which carries the entry's response flags, included) ~11 us and ~12 us. A leader sends the
+# same entry to every follower: the stream of the last few batches is kept and reused.
+ENCODED_BATCHES_KEPT = 64
+
+
+def _batch_from_ipc(data: bytes) -> pa.RecordBatch:
+    return pa.ipc.open_stream(data).read_next_batch()
+
+
+_encoded_batches: OrderedDict[int, tuple[pa.RecordBatch, bytes]] = OrderedDict()
+
+
+def _reduce_batch(batch: pa.RecordBatch):
+    key = id(batch)
+    cached = _encoded_batches.get(key)
+    if cached is not None and cached[0] is batch:  # the batch itself is kept: ids not reused
+        return _batch_from_ipc, (cached[1],)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, batch.schema) as writer:
+        writer.write_batch(batch)
+    data = sink.getvalue().to_pybytes()
+    _encoded_batches[key] = (batch, data)
+    while len(_encoded_batches) > ENCODED_BATCHES_KEPT:
+        _encoded_batches.popitem(last=False)
+    return _batch_from_ipc, (data,)
+
+
+_DISPATCH_TABLE = {**copyreg.dispatch_table, pa.RecordBatch: _reduce_batch}
 
 
 def encode(payload) -> bytes:
     """Messages and records cross actor calls as one pickled buffer: Ray's own serializer
     costs ~0.6 ms per call for Raft messages holding Arrow batches (it re-describes every
-    batch's schema), one pickle ~0.08 ms and passing bytes ~0.15 ms (measured here)."""
-    return pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+    batch's schema), one pickle ~0.08 ms and passing bytes ~0.15 ms (measured here). Arrow
+    batches inside travel as IPC streams (see `ENCODED_BATCHES_KEPT`)."""
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = _DISPATCH_TABLE
+    pickler.dump(payload)
+    return buffer.getvalue()
 
 
 def decode(data: bytes):
@@ -106,7 +149,7 @@ class PeerTransport:
         if handle is None:
             self.stats.batches_dropped_no_peer += 1
             return
-        ref = handle.deliver.remote(self.broker_id, encode(messages))
+        ref = handle.deliver.remote(self.broker_id, encode(messages), time.time_ns())
         self.stats.batches_sent += 1
         self._in_flight[broker] = self._in_flight.get(broker, 0) + 1
         future = asyncio.wrap_future(ref.future())

@@ -31,7 +31,7 @@ class FakePeer:
         self.deliver = self
         self.finish_at_once = finish_at_once
 
-    def remote(self, from_broker, messages):
+    def remote(self, from_broker, messages, sent_ns=0):
         messages = decode(messages)  # the transport pickles each batch into one buffer
         future = concurrent.futures.Future()
         if self.finish_at_once:
