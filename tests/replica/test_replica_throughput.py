@@ -1,16 +1,25 @@
-"""What the replicated partition's data path keeps and writes per lifecycle: the leader's
-decoded entries, fsyncs per ready (group commit), and that none of it changes an answer.
+"""What the replicated partition's data path keeps, reads and writes per lifecycle: the
+leader's decoded entries, the collector's threshold, fsyncs per ready (group commit), the
+request-id window's reads - and that none of it changes an answer.
 Figures are measured by `raybee bench replica`, never here."""
 
 import gc
 import os
+import random
 
 import pytest
 
 from raybee.partitions.protocol import JobIntent
 from raybee.partitions.replica.collector import YOUNG_COLLECTION_ALLOCATIONS, tune_collector
+from raybee.partitions.replica.request_ids import (
+    _KEY,
+    REQUEST_ID_FAMILIES,
+    REQUEST_IDS,
+    RequestIdWindow,
+)
 from raybee.partitions.simulation import ReplicaGroup
 from raybee.partitions.testing import create
+from raybee.state import MemoryStore
 
 
 @pytest.fixture
@@ -86,3 +95,92 @@ def test_a_leader_ready_syncs_its_journal_once(group, monkeypatch):
     assert len(group.answers()) == 300
     assert max(syncs_per_ready) == 1, syncs_per_ready
     assert sum(syncs_per_ready) >= 10
+
+
+class Aborted(Exception):
+    pass
+
+
+def reads_first(reader, ids, position, window_positions):
+    """What the window answered before it kept bounds: both buckets read, always."""
+    bucket = position // window_positions
+    first = reader.get(REQUEST_IDS, _KEY.pack(bucket, *ids))
+    if first is None and bucket > 0:
+        first = reader.get(REQUEST_IDS, _KEY.pack(bucket - 1, *ids))
+    if first is None or first < position - window_positions:
+        return None
+    return first
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_request_id_bounds_answer_as_the_reads_do(seed):
+    """Ids recorded mostly upwards per stream, with retries, ids out of order, transactions
+    that abort after recording, and buckets evicted: the window with its bounds finds exactly
+    what reading both buckets finds, through a transaction and through the committed view."""
+    rng = random.Random(seed)
+    window_positions = 40
+    store = MemoryStore(REQUEST_ID_FAMILIES)
+    window = RequestIdWindow(1, lambda position: None, window_positions)
+    next_id = {stream: 0 for stream in (1, 2, 3)}
+    recorded: list[tuple[tuple[int, int], int]] = []
+    position = 0
+    checked = 0
+    for _ in range(150):
+        abort = rng.random() < 0.15
+        try:
+            with store.transaction() as txn:
+                for _ in range(rng.randint(1, 6)):
+                    position += rng.randint(1, 4)
+                    stream = rng.choice((1, 2, 3))
+                    if recorded and rng.random() < 0.2:
+                        ids = rng.choice(recorded)[0]  # a retry
+                    elif rng.random() < 0.1:
+                        ids = (stream, rng.randint(0, next_id[stream] + 3))  # out of order
+                    else:
+                        next_id[stream] += rng.randint(1, 3)
+                        ids = (stream, next_id[stream])
+                    expected = reads_first(txn, ids, position, window_positions)
+                    assert window._first(txn, ids, position) == expected, (ids, position)
+                    checked += 1
+                    if expected is None:
+                        window._record(txn, ids, position)
+                        recorded.append((ids, position))
+                window._evict(txn, position)
+                if abort:
+                    raise Aborted
+        except Aborted:
+            pass
+        view = store.view()
+        for ids, _ in rng.sample(recorded, min(len(recorded), 10)):
+            probe = position + rng.randint(1, window_positions)
+            assert window._first(view, ids, probe) == reads_first(
+                view, ids, probe, window_positions
+            ), (ids, probe)
+            checked += 1
+    assert checked > 500 and window._id_bounds
+
+
+class CountingReader:
+    def __init__(self, reader):
+        self.reader, self.gets = reader, 0
+
+    def get(self, *args):
+        self.gets += 1
+        return self.reader.get(*args)
+
+    def prefix(self, *args, **kwargs):
+        return self.reader.prefix(*args, **kwargs)
+
+
+def test_fresh_ids_are_not_read():
+    store = MemoryStore(REQUEST_ID_FAMILIES)
+    window = RequestIdWindow(1, lambda position: None, 1_000)
+    with store.transaction() as txn:
+        reader = CountingReader(txn)
+        for request_id in range(200):
+            ids = (7, request_id)
+            assert window._first(reader, ids, 1_500 + request_id) is None
+            window._record(txn, ids, 1_500 + request_id)
+        assert reader.gets == 0
+        assert window._first(reader, (7, 150), 1_800) == 1_650  # a retry is read, and found
+        assert reader.gets == 1
