@@ -17,6 +17,9 @@ process completes every job at once (job push, falling back to long-polling acti
   right after the kill (as Ray's autoscaler would add one) for the replacement broker. Only
   with replication factor >= 3 (else reported as null);
 - lost: acknowledged creates whose instance never completed (must be 0);
+- elections_under_load: Raft terms begun during the throughput and latency phases, before
+  anything was killed (elections nothing called for: a loop or the machine stalled longer
+  than the election timeout);
 - cpu_share_ray / cpu_share_raybee: CPU seconds during the throughput phase of Ray's own
   processes (GCS, raylets, dashboard and agents, monitors, idle workers) against raybee's
   (broker and supervisor actors, and this driver: load generator, router, worker);
@@ -239,6 +242,10 @@ def _failover(client, cluster) -> dict:
     }
 
 
+def _terms(client) -> dict[int, int]:
+    return {int(p): info["term"] for p, info in client.topology()["partitions"].items()}
+
+
 async def _probe(client, partition: int) -> None:
     from raybee.partitions.protocol import (
         ProcessInstanceCreationIntent,
@@ -304,6 +311,7 @@ def run(args: list[str]) -> dict:
 
         for handle in client.router.handles.values():
             ray.get(handle.reset_loop_stats.remote())
+        terms_before = _terms(client)
         cluster_pids = sorted(cluster.pids)
         cpu_before = _cpu_by_kind(cluster_pids, os.getpid())
         result = client._run(_throughput(client, opts.seconds, opts.in_flight, completed))
@@ -351,6 +359,10 @@ def run(args: list[str]) -> dict:
             result_latency_ms_p99=round(_percentile(latencies, 0.99), 1),
             result_latency_samples=len(latencies),
             result_latency_errors=latency_errors,
+        )
+        # Raft terms that began under load (each is an election: spurious, nothing failed yet).
+        figures["elections_under_load"] = sum(
+            term - terms_before.get(p, term) for p, term in _terms(client).items()
         )
         if opts.no_failover or figures["replication_factor"] < 3:
             figures["failover_s"] = None
