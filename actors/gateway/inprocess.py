@@ -100,7 +100,11 @@ class InProcessRouter:
         self._task = asyncio.get_running_loop().create_task(self._drive())
 
     async def close(self) -> None:
+        # The loop also stops by the flag: Python 3.11's asyncio.wait_for swallows a
+        # cancellation that arrives as the awaited event fires (gh-86296), and the loop then
+        # went on waiting forever - a gateway teardown hung on a loaded machine.
         self._closed = True
+        self._wake.set()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -113,9 +117,11 @@ class InProcessRouter:
 
     async def _drive(self) -> None:
         next_tick_ms = self.clock() + self.tick_interval_ms
-        while True:
+        while not self._closed:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.tick_interval_ms / 1000)
+            if self._closed:
+                return
             self._wake.clear()
             try:
                 responses = self.partition.process()
