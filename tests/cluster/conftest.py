@@ -6,8 +6,6 @@ leaves running of the processes it started is killed by process id.
 """
 
 import importlib.util
-import os
-import sys
 import time
 import types
 from pathlib import Path
@@ -75,14 +73,3 @@ def tools():
         history=history.history,
         history_problems=history.problems,
     )
-
-
-def pytest_configure(config):
-    """A mutation check's run (tests/mutation_check.py) plants its bug here, before any test
-    module is imported; without RAYBEE_TEST_MUTANT this does nothing."""
-    if os.environ.get("RAYBEE_TEST_MUTANT"):
-        path = Path(__file__).resolve().parents[1] / "mutation_check.py"
-        spec = importlib.util.spec_from_file_location("raybee_tests_mutation_check", path)
-        module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        module.plant_from_env(config)

@@ -4,12 +4,10 @@ installed by `make zbctl` into build/npm), BPMN files, a throwaway TLS certifica
 OAuth token server on 127.0.0.1."""
 
 import base64
-import importlib.util
 import json
 import os
 import shutil
 import subprocess
-import sys
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -279,14 +277,3 @@ def events_of(gateway: ThreadedGateway, value_type, intent) -> list:
 @pytest.fixture
 def log_events(gateway):
     return lambda value_type, intent: events_of(gateway, value_type, intent)
-
-
-def pytest_configure(config):
-    """A mutation check's run (tests/mutation_check.py) plants its bug here, before any test
-    module is imported; without RAYBEE_TEST_MUTANT this does nothing."""
-    if os.environ.get("RAYBEE_TEST_MUTANT"):
-        path = Path(__file__).resolve().parents[1] / "mutation_check.py"
-        spec = importlib.util.spec_from_file_location("raybee_tests_mutation_check", path)
-        module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        module.plant_from_env(config)

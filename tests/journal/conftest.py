@@ -1,22 +1,6 @@
-import importlib.util
-import os
-import sys
-from pathlib import Path
-
 import pytest
 
 
 @pytest.fixture
 def jdir(tmp_path) -> str:
     return str(tmp_path / "journal")
-
-
-def pytest_configure(config):
-    """A mutation check's run (tests/mutation_check.py) plants its bug here, before any test
-    module is imported; without RAYBEE_TEST_MUTANT this does nothing."""
-    if os.environ.get("RAYBEE_TEST_MUTANT"):
-        path = Path(__file__).resolve().parents[1] / "mutation_check.py"
-        spec = importlib.util.spec_from_file_location("raybee_tests_mutation_check", path)
-        module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        module.plant_from_env(config)
