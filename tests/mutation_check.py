@@ -7,15 +7,15 @@ mistake, planted as an edit of the real source by `partitions/simulation/mutatio
 (`Edit`, `Mutant`, `planted`; the same machinery the partition simulator's mutants use) - and
 the pytest arguments (test files, or tests) that exercise the code it breaks. `run_under` runs
 `python -m pytest -x` on them in a fresh interpreter with `RAYBEE_TEST_MUTANT=<file>::<name>`;
-the directory's conftest.py plants that mutant in `pytest_configure`, before any test module
+tests/conftest.py plants that mutant in `pytest_configure`, before any test module
 is imported, and the run must fail in a test. A mutant the tests let through is a hole in the
 tests: add the test that catches it, never weaken the mutant.
 
     RAYBEE_TEST_MUTANT=tests/cluster/test_actor_mutations.py::leaders_not_spread \\
         .venv/bin/python -m pytest -q tests/cluster/test_placement.py    # see it caught
 
-Loaded by path (test directories are not packages) under one module name, so the conftest
-hooks and the checks share one copy.
+tests/conftest.py loads this file by path (test directories are not packages) under one
+module name; the hook and the layers' checks share that copy (`sys.modules`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from raybee.partitions.simulation.mutations import Mutant, planted
+from raybee.partitions.simulation.mutations import Edit, Mutant, planted
 
 ENV = "RAYBEE_TEST_MUTANT"
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +48,11 @@ class Check:
     @property
     def name(self) -> str:
         return self.mutant.name
+
+
+def check(name: str, bug: str, tests: tuple[str, ...], *edits: tuple[str, str, str]) -> Check:
+    """A check of the mutant `name` (edits as (target, old, new)) against `tests`."""
+    return Check(Mutant(name, bug, tuple(Edit(*e) for e in edits)), tests)
 
 
 @dataclass

@@ -6,30 +6,14 @@ replacement goes, whom leadership goes to).
 
 A mutant the tests let through is a hole in the tests, not in the code: add the test."""
 
-import importlib.util
 import sys
-from pathlib import Path
 
 import pytest
 
 from raybee.actors.placement import preferred_leader
-from raybee.partitions.simulation.mutations import Edit, Mutant, planted
+from raybee.partitions.simulation.mutations import planted
 
-
-def _mutation_check():
-    """tests/mutation_check.py, one copy shared with the conftest hook (loaded by path: test
-    directories are not packages)."""
-    name = "raybee_tests_mutation_check"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "mutation_check.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-check_tools = _mutation_check()
-Check = check_tools.Check
+check_tools = sys.modules["raybee_tests_mutation_check"]  # loaded by tests/conftest.py
 
 PLACEMENT = "raybee.actors.placement:"
 BACKPRESSURE = "raybee.actors.backpressure:"
@@ -44,12 +28,10 @@ CORE_TESTS = "tests/cluster/test_broker_core.py::"
 ROUTING_TESTS = ("tests/cluster/test_routing.py",)
 
 
-def _check(name: str, bug: str, tests: tuple[str, ...], *edits: tuple[str, str, str]) -> Check:
-    return Check(Mutant(name, bug, tuple(Edit(*e) for e in edits)), tests)
-
+check = check_tools.check
 
 CHECKS = (
-    _check(
+    check(
         "two_replicas_on_one_broker",
         "initial placement wraps round the brokers one too early: two replicas of a "
         "partition land on one broker",
@@ -60,7 +42,7 @@ CHECKS = (
             "brokers[(partition - 1 + i) % max(len(brokers) - 1, 1)]",
         ),
     ),
-    _check(
+    check(
         "leaders_not_spread",
         "every partition gets the same replica order: one broker is everyone's preferred leader",
         PLACEMENT_TESTS,
@@ -70,7 +52,7 @@ CHECKS = (
             "brokers[i % len(brokers)]",
         ),
     ),
-    _check(
+    check(
         "replacement_beside_its_own_partition",
         "a replacement replica may go to a broker that already holds that partition",
         PLACEMENT_TESTS,
@@ -80,7 +62,7 @@ CHECKS = (
             "]",
         ),
     ),
-    _check(
+    check(
         "leadership_to_an_unhealthy_replica",
         "rebalancing hands leadership to the highest priority whether or not it is healthy",
         PLACEMENT_TESTS,
@@ -90,7 +72,7 @@ CHECKS = (
             'if info.get("voter")',
         ),
     ),
-    _check(
+    check(
         "backpressure_never_decreases",
         "slow answers never shrink the AIMD limit",
         BACKPRESSURE_TESTS,
@@ -100,7 +82,7 @@ CHECKS = (
             "self.limit = max(self.limit_min, self.limit)",
         ),
     ),
-    _check(
+    check(
         "completions_not_exempt",
         "the broker counts job completions against the limit: under pressure it refuses the "
         "commands that would drain the load",
@@ -111,7 +93,7 @@ CHECKS = (
             "counted = [not _awaits_result(c) for c in commands]",
         ),
     ),
-    _check(
+    check(
         "peer_backlog_unbounded_by_one",
         "the bound on calls in flight to a slow peer is off by one",
         TRANSPORT_TESTS,
@@ -121,7 +103,7 @@ CHECKS = (
             "if self._in_flight.get(broker, 0) > CALLS_IN_FLIGHT_PER_PEER_MAX:",
         ),
     ),
-    _check(
+    check(
         "slow_peer_waited_for",
         "the sender waits (with a timeout) for each call to a peer to finish: a slow peer "
         "stalls the broker's loop",
@@ -133,14 +115,14 @@ CHECKS = (
             "        future = asyncio.wrap_future(ref.future())\n",
         ),
     ),
-    _check(
+    check(
         "retry_executed_again",
         "a retry of a command still in flight is submitted again instead of waiting for the "
         "first copy's answer",
         (CORE_TESTS + "test_a_retry_while_the_first_copy_is_in_flight_is_answered_with_it",),
         (CORE + "submit", "pending = self.pending.get(key)", "pending = None"),
     ),
-    _check(
+    check(
         "expired_command_said_not_to_have_happened",
         "a command past its deadline is answered NOT_LEADER (nothing happened) instead of "
         "UNKNOWN (it may have)",
@@ -151,20 +133,20 @@ CHECKS = (
             "                Outcome(\n                    NOT_LEADER,",
         ),
     ),
-    _check(
+    check(
         "overflowing_jobs_dropped",
         "jobs pushed to a full stream buffer are dropped instead of handed back: they wait "
         "out their timeout",
         (CORE_TESTS + "test_pushed_jobs_wait_in_the_stream_buffer_and_overflow_is_handed_back",),
         (CORE + "_push", "                handed_back.append(push.job_key)\n", ""),
     ),
-    _check(
+    check(
         "ticks_replayed_after_a_pause",
         "after a long pause every missed tick runs at once (a burst of elections)",
         (CORE_TESTS + "test_ticks_follow_the_clock_and_a_long_pause_is_not_replayed_as_a_burst",),
         (CORE + "run_once", "ticks = min(due, TICK_CATCH_UP_MAX)", "ticks = due"),
     ),
-    _check(
+    check(
         "retry_with_a_new_request_id",
         "the router retries an unknown outcome under a new request id: the partition "
         "applies the command again instead of answering with its first answer",
@@ -180,7 +162,7 @@ CHECKS = (
             "                if outcome.leader_broker != broker:",
         ),
     ),
-    _check(
+    check(
         "unknown_outcome_said_unavailable",
         "a deadline passed after an unknown outcome raises UnavailableError (nothing "
         "happened) instead of UnknownOutcomeError (it may have)",

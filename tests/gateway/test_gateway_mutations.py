@@ -7,29 +7,11 @@ in a fresh interpreter).
 
 A mutant the tests let through is a hole in the tests, not in the code: add the test."""
 
-import importlib.util
 import sys
-from pathlib import Path
 
 import pytest
 
-from raybee.partitions.simulation.mutations import Edit, Mutant
-
-
-def _mutation_check():
-    """tests/mutation_check.py, one copy shared with the conftest hook (loaded by path: test
-    directories are not packages)."""
-    name = "raybee_tests_mutation_check"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "mutation_check.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-check_tools = _mutation_check()
-Check = check_tools.Check
+check_tools = sys.modules["raybee_tests_mutation_check"]  # loaded by tests/conftest.py
 
 STATUSES = "raybee.actors.gateway.statuses:"
 DOCUMENTS = "raybee.actors.gateway.json_documents:"
@@ -39,12 +21,10 @@ MAPPING_TESTS = ("tests/gateway/test_mapping.py",)
 BAD_REQUESTS = "tests/gateway/test_bad_requests.py"
 
 
-def _check(name: str, bug: str, tests: tuple[str, ...], *edits: tuple[str, str, str]) -> Check:
-    return Check(Mutant(name, bug, tuple(Edit(*e) for e in edits)), tests)
-
+check = check_tools.check
 
 CHECKS = (
-    _check(
+    check(
         "every_rejection_failed_precondition",
         "a rejected command is FAILED_PRECONDITION whatever its rejection type (NOT_FOUND, "
         "INVALID_ARGUMENT, ...)",
@@ -55,7 +35,7 @@ CHECKS = (
             "code = grpc.StatusCode.FAILED_PRECONDITION",
         ),
     ),
-    _check(
+    check(
         "unknown_outcome_said_unavailable",
         "a command that may have been applied is UNAVAILABLE (nothing happened) instead of "
         "DEADLINE_EXCEEDED",
@@ -68,7 +48,7 @@ CHECKS = (
             '            f"Time out between gateway and partition',
         ),
     ),
-    _check(
+    check(
         "backpressure_said_unavailable",
         "backpressure is UNAVAILABLE instead of RESOURCE_EXHAUSTED (clients do not back off)",
         MAPPING_TESTS,
@@ -78,7 +58,7 @@ CHECKS = (
             "            grpc.StatusCode.UNAVAILABLE,\n",
         ),
     ),
-    _check(
+    check(
         "json_array_accepted_as_variables",
         "a JSON array is accepted as a variables document",
         (*MAPPING_TESTS, BAD_REQUESTS),
@@ -88,7 +68,7 @@ CHECKS = (
             "if not isinstance(document, dict | list):",
         ),
     ),
-    _check(
+    check(
         "non_finite_numbers_accepted",
         "NaN and Infinity are parsed into variables (not JSON; the engine's documents are)",
         (*MAPPING_TESTS, BAD_REQUESTS),
@@ -98,7 +78,7 @@ CHECKS = (
             "json.loads(text)",
         ),
     ),
-    _check(
+    check(
         "decimals_sent_as_strings",
         "numbers the engine holds as Decimal go out as JSON strings",
         MAPPING_TESTS,
@@ -108,19 +88,19 @@ CHECKS = (
             "return str(value)",
         ),
     ),
-    _check(
+    check(
         "negative_key_not_refused",
         "a key check that only refuses 0 (the unset protobuf field): negative keys go on",
         (BAD_REQUESTS,),
         (RPC + "_key", "        if key < 1:\n", "        if key == 0:\n"),
     ),
-    _check(
+    check(
         "zero_max_jobs_accepted",
         "a positive-number check off by one: maxJobsToActivate=0 is accepted",
         (BAD_REQUESTS,),
         (RPC + "_positive", "        if value < 1:\n", "        if value < 0:\n"),
     ),
-    _check(
+    check(
         "late_jobs_not_handed_back",
         "jobs activated after the caller's deadline are dropped, not handed back: they wait "
         "out their timeout unseen",

@@ -7,29 +7,11 @@ The tests are named one by one: the torn-tail test at every byte alone takes ~10
 
 A mutant the tests let through is a hole in the tests, not in the code: add the test."""
 
-import importlib.util
 import sys
-from pathlib import Path
 
 import pytest
 
-from raybee.partitions.simulation.mutations import Edit, Mutant
-
-
-def _mutation_check():
-    """tests/mutation_check.py, one copy shared with the conftest hook (loaded by path: test
-    directories are not packages)."""
-    name = "raybee_tests_mutation_check"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "mutation_check.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-check_tools = _mutation_check()
-Check = check_tools.Check
+check_tools = sys.modules["raybee_tests_mutation_check"]  # loaded by tests/conftest.py
 
 JOURNAL = "raybee.journal.journal:Journal."
 SEGMENT = "raybee.journal._segment:"
@@ -37,12 +19,10 @@ CRASH = "tests/journal/test_journal_crash.py::"
 API = "tests/journal/test_journal_api.py::"
 
 
-def _check(name: str, bug: str, tests: tuple[str, ...], *edits: tuple[str, str, str]) -> Check:
-    return Check(Mutant(name, bug, tuple(Edit(*e) for e in edits)), tests)
-
+check = check_tools.check
 
 CHECKS = (
-    _check(
+    check(
         "flush_marker_before_fdatasync",
         "the flush marker is written before the fdatasync: after a power loss it can "
         "'prove' entries flushed whose pages were lost",
@@ -61,7 +41,7 @@ CHECKS = (
             "                if marker and self._segments:\n",
         ),
     ),
-    _check(
+    check(
         "crc_not_checked",
         "a message's CRC32C is never compared: recovery and reads take damaged bytes",
         (
@@ -74,7 +54,7 @@ CHECKS = (
             "if False:",
         ),
     ),
-    _check(
+    check(
         "read_ignores_damage",
         "a read that finds a damaged message skips it instead of raising",
         (CRASH + "test_damage_found_by_a_read_raises",),
@@ -88,7 +68,7 @@ CHECKS = (
             '                if kind == "entry":',
         ),
     ),
-    _check(
+    check(
         "torn_tail_not_truncated",
         "recovery reports a torn tail but leaves its bytes in the file (appends go after them)",
         (
@@ -97,7 +77,7 @@ CHECKS = (
         ),
         (JOURNAL + "_scan_segments", "                self._truncate_file(path, cut)\n", ""),
     ),
-    _check(
+    check(
         "flushed_damage_cut_as_torn_tail",
         "damage to flushed entries is cut off as a torn tail instead of refused: flushed "
         "entries silently lost",
@@ -111,7 +91,7 @@ CHECKS = (
             "                if False:",
         ),
     ),
-    _check(
+    check(
         "roll_without_sealing",
         "a roll starts the next segment without making the old one durable first",
         (
@@ -120,7 +100,7 @@ CHECKS = (
         ),
         (JOURNAL + "_roll", "                self._sync_active(marker=False, seal=True)\n", ""),
     ),
-    _check(
+    check(
         "truncation_keeps_the_flush_hint",
         "truncate_after leaves the flush hint claiming entries that are gone",
         (API + "test_truncate_after", CRASH + "test_crash_inside_truncate_compact_reset"),

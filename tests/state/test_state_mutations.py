@@ -8,29 +8,11 @@ both stores; each mutant names the tests of one of them that exercise it.
 
 A mutant the tests let through is a hole in the tests, not in the code: add the test."""
 
-import importlib.util
 import sys
-from pathlib import Path
 
 import pytest
 
-from raybee.partitions.simulation.mutations import Edit, Mutant
-
-
-def _mutation_check():
-    """tests/mutation_check.py, one copy shared with the conftest hook (loaded by path: test
-    directories are not packages)."""
-    name = "raybee_tests_mutation_check"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "mutation_check.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-check_tools = _mutation_check()
-Check = check_tools.Check
+check_tools = sys.modules["raybee_tests_mutation_check"]  # loaded by tests/conftest.py
 
 STORE = "raybee.state.store:"
 ROCKSDB = "raybee.state.rocksdb_store:RocksDBStore."
@@ -38,12 +20,10 @@ MEMORY_SUITE = "tests/state/test_memory_store.py::TestMemoryStore::"
 ROCKSDB_SUITE = "tests/state/test_rocksdb_store.py::TestRocksDBStore::"
 
 
-def _check(name: str, bug: str, tests: tuple[str, ...], *edits: tuple[str, str, str]) -> Check:
-    return Check(Mutant(name, bug, tuple(Edit(*e) for e in edits)), tests)
-
+check = check_tools.check
 
 CHECKS = (
-    _check(
+    check(
         "failed_transaction_commits",
         "a transaction whose block raised still commits its writes",
         (MEMORY_SUITE + "test_transaction_that_raises_changes_nothing",),
@@ -62,7 +42,7 @@ CHECKS = (
             "                self._commits += 1\n",
         ),
     ),
-    _check(
+    check(
         "transaction_commits_half_its_writes",
         "a transaction commits the writes of its first column family only",
         (MEMORY_SUITE + "test_one_transaction_spans_families",),
@@ -72,7 +52,7 @@ CHECKS = (
             "self._write(dict(list(transaction._changes.items())[:1]))",
         ),
     ),
-    _check(
+    check(
         "deletion_not_seen_by_its_own_reads",
         "inside a transaction, a key it deleted still reads its committed value",
         (MEMORY_SUITE + "test_reads_inside_transaction_see_its_writes",),
@@ -85,7 +65,7 @@ CHECKS = (
             "                    return family.value.decode(raw)\n",
         ),
     ),
-    _check(
+    check(
         "scan_shows_deleted_keys",
         "a scan merged with the open transaction shows the committed value of a key the "
         "transaction deleted",
@@ -99,7 +79,7 @@ CHECKS = (
             "            yield head if head[1] is not None else (key, value)  # type: ignore[misc]\n",
         ),
     ),
-    _check(
+    check(
         "int_keys_without_sign_flip",
         "int keys stored as two's complement: negative keys sort after the positive ones",
         ("tests/state/test_codecs.py",),
@@ -114,7 +94,7 @@ CHECKS = (
             'int.from_bytes(data, "big", signed=True)',
         ),
     ),
-    _check(
+    check(
         "rocksdb_batch_drops_deletions",
         "RocksDB's write batch carries the puts of a transaction but not its deletions",
         (ROCKSDB_SUITE + "test_delete_and_delete_absent",),
@@ -124,7 +104,7 @@ CHECKS = (
             "                    pass\n",
         ),
     ),
-    _check(
+    check(
         "rocksdb_reverse_scan_drops_its_low_end",
         "a backwards RocksDB scan stops at its low bound instead of after it (off by one)",
         (ROCKSDB_SUITE + "test_reverse_scans_and_last",),
