@@ -102,6 +102,7 @@ class Broker:
         data_dir: str | None,
         tick_ms: int,
         seed: int,
+        replica_settings: dict[str, int] | None = None,
     ) -> None:
         self.broker_id = broker_id
         root = Path(data_dir) if data_dir else default_data_dir()
@@ -120,6 +121,7 @@ class Broker:
             tick_ms,
             self.transport.send,
             self._send_commands,
+            replica_settings,
         )
         self.recovered = self.core.recover()
         self.core.on_jobs = self._jobs_arrived

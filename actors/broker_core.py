@@ -143,6 +143,7 @@ class BrokerCore:
         tick_ms: int,
         send_messages: Callable[[int, list], None],
         send_commands: Callable[[int, int, list[Record], int], None],
+        replica_settings: dict[str, int] | None = None,
     ) -> None:
         assert tick_ms >= 1
         self.broker_id = broker_id
@@ -153,7 +154,7 @@ class BrokerCore:
         self.tick_ms = tick_ms
         self.send_messages = send_messages
         self.send_commands = send_commands
-        self.replica_config = hosting.replica_config(tick_ms)
+        self.replica_config = hosting.replica_config(tick_ms, replica_settings)
         self.replicas: dict[int, Hosted] = {}  # by partition id: one replica per partition
         self.routes: dict[int, int] = {}  # replica id -> broker id, cluster-wide
         self.leader_hints: dict[int, int] = {}  # partition -> broker of its last known leader

@@ -787,6 +787,7 @@ def connect(
     data_dir: str | None = None,
     tick_ms: int | None = None,
     ready_timeout_s: float = deployment.READY_TIMEOUT_S,
+    replica_settings: dict[str, int] | None = None,
 ) -> Client:
     """A client of raybee. See the module docstring for the embedded default."""
     from raybee.actors.local_cluster import LocalCluster, init_driver
@@ -797,7 +798,9 @@ def connect(
         if address is None and not ray.is_initialized():
             cluster = LocalCluster.start(nodes=nodes)
             cluster.connect_driver(NAMESPACE)
-            supervisor = deployment.deploy(partitions, replication_factor, data_dir, tick_ms)
+            supervisor = deployment.deploy(
+                partitions, replication_factor, data_dir, tick_ms, replica_settings=replica_settings
+            )
         else:
             if not ray.is_initialized():
                 init_driver(address, NAMESPACE)

@@ -43,13 +43,18 @@ def deploy(
     data_dir: str | None = None,
     tick_ms: int | None = None,
     seed: int = 0,
+    replica_settings: dict[str, int] | None = None,
 ):
     """The supervisor handle, created if missing (pinned to the head node; Ray restarts its
-    process there). tick_ms defaults to `hosting.TICK_MS` (25)."""
+    process there). tick_ms defaults to `hosting.TICK_MS` (25); `replica_settings` overrides
+    the replicas' snapshot settings (`hosting.REPLICA_SETTINGS`), checked here before anything
+    starts."""
     if replication_factor is None:
         replication_factor = hosting.REPLICATION_FACTOR_DEFAULT
     if tick_ms is None:
         tick_ms = hosting.default_tick_ms()
+    replica_settings = dict(replica_settings or {})
+    hosting.replica_config(tick_ms, replica_settings)  # a bad setting fails here, named
     supervisor = find_supervisor()
     if supervisor is not None:
         topology = ray.get(supervisor.topology.remote())
@@ -74,7 +79,7 @@ def deploy(
             # cluster does. Soft affinity was seen to land it on a worker node under load.
             scheduling_strategy=NodeAffinitySchedulingStrategy(_head_node_id(), soft=False),
         )
-        .remote(partitions, replication_factor, data_dir, tick_ms, seed)
+        .remote(partitions, replication_factor, data_dir, tick_ms, seed, replica_settings)
     )
     ray.get(supervisor.start.remote())
     return supervisor

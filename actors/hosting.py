@@ -67,7 +67,20 @@ HEARTBEAT_INTERVAL_TICKS = 4
 SNAPSHOT_INTERVAL_POSITIONS = 50_000
 
 
-def replica_config(tick_ms: int) -> ReplicaConfig:
+# Replica settings a deployment may override (`raybee.connect(replica_settings=...)`): how often
+# a replica snapshots, and so how much of the log it keeps.
+REPLICA_SETTINGS = ("snapshot_interval_positions", "snapshot_interval_ms", "snapshots_kept")
+
+
+def replica_config(tick_ms: int, settings: dict[str, int] | None = None) -> ReplicaConfig:
+    """The hosted replicas' configuration; `settings` overrides names in REPLICA_SETTINGS
+    (anything else, or a value ReplicaConfig refuses, raises ValueError)."""
+    settings = dict(settings or {})
+    unknown = sorted(set(settings) - set(REPLICA_SETTINGS))
+    if unknown:
+        raise ValueError(
+            f"unknown replica setting(s) {unknown}; a deployment may set {list(REPLICA_SETTINGS)}"
+        )
     raft = dataclasses.replace(
         default_raft_config(),
         election_timeout_ticks=ELECTION_TIMEOUT_TICKS,
@@ -78,5 +91,8 @@ def replica_config(tick_ms: int) -> ReplicaConfig:
         raft=raft,
         batches_per_ready_max=BATCHES_PER_READY_MAX,
         rounds_per_ready_max=ROUNDS_PER_READY_MAX,
-        snapshot_interval_positions=SNAPSHOT_INTERVAL_POSITIONS,
+        snapshot_interval_positions=settings.pop(
+            "snapshot_interval_positions", SNAPSHOT_INTERVAL_POSITIONS
+        ),
+        **settings,
     )

@@ -134,6 +134,7 @@ class Supervisor:
         data_dir: str | None,
         tick_ms: int,
         seed: int = 0,
+        replica_settings: dict[str, int] | None = None,
     ) -> None:
         if not 1 <= replication_factor <= hosting.REPLICATION_FACTOR_MAX:
             raise ValueError(
@@ -147,6 +148,7 @@ class Supervisor:
         self.data_dir = data_dir
         self.tick_ms = tick_ms
         self.seed = seed
+        self.replica_settings = dict(replica_settings or {})
         self.incarnation = time.time_ns()
         self.events = EventLog()
         self.brokers: dict[int, BrokerView] = {}
@@ -391,6 +393,7 @@ class Supervisor:
                 self.data_dir,
                 self.tick_ms,
                 self.seed + broker_id,
+                self.replica_settings,
             )
         )
         self.brokers[broker_id] = BrokerView(broker_id, handle, node_id, "starting", now_ms())

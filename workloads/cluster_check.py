@@ -7,7 +7,10 @@ at equal processed positions hold equal state) - and, per acknowledged process i
 whether it exists and whether it ended.
 
 Used by `raybee demo`, the cluster benchmark and the cluster tests, on a quiet cluster (after
-the load, once replication caught up).
+the load, once replication caught up). The checks need every log whole, from position 1; a
+replica compacts its log below its snapshots, so a cluster checked this way is started with
+`replica_settings=WHOLE_LOG_SETTINGS`, and a log that does not start at position 1 is refused by
+name (it would read as instances never created).
 """
 
 import ray
@@ -17,9 +20,17 @@ from raybee.partitions.simulation.history import HistoryChecker
 
 PAGE_RECORDS = 20_000
 CALL_TIMEOUT_S = 60
+# `raybee.connect(replica_settings=...)`: no snapshot, and so no compaction, for the life of a
+# demo or a test (2**40 positions or milliseconds is never reached).
+WHOLE_LOG_SETTINGS = {"snapshot_interval_positions": 1 << 40, "snapshot_interval_ms": 1 << 40}
 
 
-def _read_all(handle, partition: int) -> list[Record]:
+class CompactedLogError(AssertionError):
+    """A replica's log does not start at position 1: the checks cannot see its beginning."""
+
+
+def read_log(handle, partition: int) -> list[Record]:
+    """A broker's replica's whole committed log (CompactedLogError if it was compacted)."""
     records, position = [], 1
     while True:
         page = ray.get(
@@ -27,8 +38,15 @@ def _read_all(handle, partition: int) -> list[Record]:
         )
         records.extend(page)
         if len(page) < PAGE_RECORDS:
-            return records
+            break
         position = page[-1].position + 1
+    if records and records[0].position != 1:
+        raise CompactedLogError(
+            f"partition {partition}'s log starts at position {records[0].position}, not 1 (it "
+            f"was compacted below a snapshot): these checks need the whole log (start the "
+            f"cluster with replica_settings=WHOLE_LOG_SETTINGS)"
+        )
+    return records
 
 
 def replica_logs(client) -> dict[int, dict[int, tuple[list[Record], int, str]]]:
@@ -42,7 +60,7 @@ def replica_logs(client) -> dict[int, dict[int, tuple[list[Record], int, str]]]:
             continue  # a broker that is gone
         for partition, replica in status["replicas"].items():
             partition = int(partition)
-            records = _read_all(handle, partition)
+            records = read_log(handle, partition)
             processed, digest = ray.get(
                 handle.processed_digest.remote(partition), timeout=CALL_TIMEOUT_S
             )

@@ -215,7 +215,8 @@ def run(args: list[str]) -> int:
 
     demo_started = time.monotonic()
     say("== 1. An embedded Ray cluster: 3 nodes on 127.0.0.1, one raybee broker on each")
-    client = raybee.connect(data_dir=opts.dir)
+    # The whole log kept: step 6 checks it from position 1.
+    client = raybee.connect(data_dir=opts.dir, replica_settings=cluster_check.WHOLE_LOG_SETTINGS)
     try:
         topology = client.topology()
         replicated = topology["replication_factor"] >= 3

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from raybee.workloads import cluster_check
+
 EMBEDDED_NODES = 3
 EMBEDDED_PARTITIONS = 3
 
@@ -21,7 +23,12 @@ def client():
     import raybee
 
     started = time.monotonic()
-    client = raybee.connect(partitions=EMBEDDED_PARTITIONS, nodes=EMBEDDED_NODES)
+    # The whole log kept: the history checks read it from position 1 (cluster_check.read_log).
+    client = raybee.connect(
+        partitions=EMBEDDED_PARTITIONS,
+        nodes=EMBEDDED_NODES,
+        replica_settings=cluster_check.WHOLE_LOG_SETTINGS,
+    )
     print(f"embedded cluster serving after {time.monotonic() - started:.1f} s")
     try:
         yield client

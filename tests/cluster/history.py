@@ -4,6 +4,9 @@ twice), no job was completed twice, no key was issued twice.
 
 The logs are read from each partition's leader broker (`Broker.read_committed`); the checks look
 only at committed EVENTS, so what a client saw as an unknown outcome cannot hide a duplicate.
+They need each log whole, from position 1: a cluster checked this way is started with
+`cluster_check.WHOLE_LOG_SETTINGS` (no snapshot, no compaction), and `cluster_check.read_log`
+refuses a compacted log by name instead of letting it read as instances never created.
 """
 
 import collections
@@ -18,8 +21,8 @@ from raybee.partitions.protocol import (
     RecordType,
     ValueType,
 )
+from raybee.workloads import cluster_check
 
-PAGE_RECORDS = 20_000
 # Events that carry a key the first time it is used: each such key appears once in a log.
 KEY_ISSUING_EVENTS = {
     (ValueType.JOB, JobIntent.CREATED),
@@ -35,21 +38,11 @@ def committed_log(client, partition: int, timeout_s: float = 30.0) -> list:
         try:
             broker = client.topology()["partitions"][partition]["leader_broker"]
             handle = client.router.handles[broker]
-            return _read_all(handle, partition)
+            return cluster_check.read_log(handle, partition)
         except (KeyError, ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
-
-
-def _read_all(handle, partition: int) -> list:
-    records, position = [], 1
-    while True:
-        page = ray.get(handle.read_committed.remote(partition, position, PAGE_RECORDS), timeout=60)
-        records.extend(page)
-        if len(page) < PAGE_RECORDS:
-            return records
-        position = page[-1].position + 1
 
 
 def history(client) -> dict:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from raybee.actors import broker_core
+from raybee.actors import broker_core, hosting
 from raybee.actors.broker_core import (
     EXHAUSTED,
     NOT_LEADER,
@@ -326,3 +326,29 @@ def test_commands_for_other_partitions_go_to_their_leader_or_a_member_at_most_tw
     assert [(b, p, hops) for b, p, _, hops in sent.commands] == [(2, 2, 1), (3, 2, 2)]
     assert core.stats.partition_commands_sent == 2
     assert core.stats.partition_commands_dropped == 1
+
+
+def test_replica_settings_reach_the_hosted_replicas_and_bad_ones_are_refused_by_name(
+    tmp_path, clock, sent
+):
+    settings = {"snapshot_interval_positions": 1 << 40, "snapshot_interval_ms": 1 << 40}
+    core = BrokerCore(
+        1,
+        tmp_path,
+        clock,
+        random.Random(5),
+        TICK_MS,
+        sent.send_messages,
+        sent.send_commands,
+        settings,
+    )
+    assert core.replica_config.snapshot_interval_positions == 1 << 40
+    assert core.replica_config.snapshot_interval_ms == 1 << 40
+    core.close()
+    with pytest.raises(ValueError, match=r"unknown replica setting\(s\) \['tick_ms'\]"):
+        hosting.replica_config(TICK_MS, {"tick_ms": 1})
+    with pytest.raises(ValueError, match="snapshot_interval_positions must be a positive int"):
+        hosting.replica_config(TICK_MS, {"snapshot_interval_positions": 0})
+    assert hosting.replica_config(TICK_MS).snapshot_interval_positions == (
+        hosting.SNAPSHOT_INTERVAL_POSITIONS
+    )
