@@ -472,20 +472,31 @@ class RaftNode:
         )
 
     def _reset_randomized_election_timeout(self) -> None:
-        # Members of lower priority wait a whole timeout longer per rank (capped at two), so
-        # the highest live priority campaigns first and wins unless it is down or behind.
         timeout = self.config.election_timeout_ticks
+        self._randomized_election_timeout = timeout + self._rng.randrange(timeout)
+
+    def _priority_wait_ticks(self) -> int:
+        """Members of lower priority wait a whole timeout longer per rank (capped at two), so
+        the highest live priority campaigns first and wins unless it is down or behind. The
+        leader this member last followed does not count: the timer only runs out once that
+        leader went silent, and counting it made its best survivor wait a timeout for a member
+        that is gone (a leader's node killed: campaigns 600-900 ms after the last heartbeat
+        instead of 300-600 ms at a 300 ms timeout)."""
         mine = self._conf.priority(self.id)
-        rank = sum(1 for v in self._conf.voters if self._conf.priority(v) > mine)
-        self._randomized_election_timeout = (
-            timeout + self._rng.randrange(timeout) + min(rank, 2) * timeout
+        rank = sum(
+            1 for v in self._conf.voters if v != self._lead and self._conf.priority(v) > mine
         )
+        return min(rank, 2) * self.config.election_timeout_ticks
 
     # ------------------------------------------------------------------ ticks
 
     def _tick_election(self) -> None:
         self._election_elapsed += 1
-        if self._promotable() and self._election_elapsed >= self._randomized_election_timeout:
+        if (
+            self._promotable()
+            and self._election_elapsed
+            >= self._randomized_election_timeout + self._priority_wait_ticks()
+        ):
             self._election_elapsed = 0
             self._campaign(transfer=False)
 

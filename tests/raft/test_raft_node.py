@@ -223,6 +223,31 @@ def test_priority_election_without_a_leader_prefers_higher_priority():
     assert list(wins.values()).count(3) == 20, wins
 
 
+@pytest.mark.parametrize("seed", range(10))
+def test_when_the_top_priority_leader_goes_silent_its_best_survivor_campaigns_without_a_rank_wait(
+    seed,
+):
+    """The dead leader does not count in a survivor's rank: the next priority campaigns
+    within one randomized timeout (< 2 timeouts), the lowest still one timeout later."""
+    timeout = RaftConfig().election_timeout_ticks
+    cluster = InMemoryCluster(RaftConfig(), seed=seed)
+    conf = ConfState(frozenset({1, 2, 3}), priorities=((1, 0), (2, 1), (3, 9)))
+    for i in (1, 2, 3):
+        cluster.add_node(i, conf)
+    elect(cluster, 3)
+    cluster.isolate(3)  # the leader goes silent (its node died)
+    for ticks in range(1, 4 * timeout):
+        for i in (1, 2):
+            cluster.tick(i)
+        cluster.stabilize()
+        new = cluster.leader()
+        if new is not None and new.id != 3 and new.term > cluster.nodes[3].term:
+            break
+    print(f"seed {seed}: node {new.id} leads after {ticks} ticks (timeout {timeout})")
+    assert new.id == 2, "the highest surviving priority wins"
+    assert ticks < 2 * timeout, "it waited a rank for the leader that is gone"
+
+
 def test_learner_add_promote_remove():
     cluster = make_cluster()
     leader = elect(cluster)
