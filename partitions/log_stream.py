@@ -14,7 +14,7 @@ import bisect
 import itertools
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from raybee.journal import EntryTooLargeError, Journal
 from raybee.partitions.protocol import (
@@ -62,11 +62,15 @@ class LogStream(ABC):
         skip_commands: bool = False,
         commands_only: bool = False,
         command_headers: bool = False,
+        value_models: Mapping[tuple[int, int, int], type | None] | None = None,
     ) -> Iterator[Record]:
         """Records with position >= position, in order. Processing reads with commands_only;
         replay with command_headers: events and rejections decoded, commands with value None
         (replay needs to know which commands the processor wrote, never what they ask).
-        skip_commands leaves commands out. Neither decodes what it does not need."""
+        skip_commands leaves commands out. Neither decodes what it does not need. Records of
+        a (value type, intent, record version) in value_models may come back with their value
+        decoded by the model it names, or None for None (replay: what the applier reads of
+        them); records this stream holds decoded come back as they are."""
 
     def append(self, records: Sequence[Record]) -> list[Record]:
         """Append records as one unit; a record with position -1 gets the next position, one
@@ -122,6 +126,7 @@ class MemoryLogStream(LogStream):
         skip_commands: bool = False,
         commands_only: bool = False,
         command_headers: bool = False,
+        value_models: Mapping[tuple[int, int, int], type | None] | None = None,
     ) -> Iterator[Record]:
         index = max(position, 1) - 1
         while index < len(self._records):
@@ -188,6 +193,7 @@ class JournalLogStream(LogStream):
         skip_commands: bool = False,
         commands_only: bool = False,
         command_headers: bool = False,
+        value_models: Mapping[tuple[int, int, int], type | None] | None = None,
     ) -> Iterator[Record]:
         recent = self._recent
         if recent and position >= recent[0][0].position:
@@ -212,7 +218,7 @@ class JournalLogStream(LogStream):
         wanted = NOT_COMMANDS if skip_commands else COMMANDS if commands_only else None
         headers_only = COMMANDS if command_headers else frozenset()
         for entry in self.journal.read_from(self._indexes[slot]):
-            for record in batch_to_records(entry.batch, wanted, headers_only):
+            for record in batch_to_records(entry.batch, wanted, headers_only, value_models):
                 if record.position >= position:
                     yield record
 

@@ -183,7 +183,11 @@ class StreamProcessor:
             replay = self.engine.replay(txn)
             last_processed = replay.processed_before
             reached_end = True
-            for record in self.log.read_from(self._replay_position, command_headers=True):
+            for record in self.log.read_from(
+                self._replay_position,
+                command_headers=True,
+                value_models=self.engine.appliers.replay_models,
+            ):
                 self._replay_position = record.position + 1
                 consumed += 1
                 source = record.source_record_position

@@ -72,7 +72,10 @@ class EngineState:
         job_cache: JobCache | None = None,
         bpmn_cache: BpmnCache | None = None,
     ):
-        self.jobs = JobStore(reader, writer, job_cache)
+        self._keys = None if writer is None else KeyGenerator(partition_id, reader, writer)
+        self.jobs = JobStore(
+            reader, writer, job_cache, None if self._keys is None else self._keys.is_new
+        )
         self.incidents = IncidentStore(reader, writer)
         self.positions = PositionStore(reader, writer)
         bpmn_cache = BpmnCache() if bpmn_cache is None else bpmn_cache
@@ -83,7 +86,6 @@ class EngineState:
         self.timers = TimerStore(reader, writer)
         self.messages = MessageStore(reader, writer)
         self.subscriptions = SubscriptionStore(reader, writer)
-        self._keys = None if writer is None else KeyGenerator(partition_id, reader, writer)
 
     @property
     def keys(self) -> KeyGenerator:

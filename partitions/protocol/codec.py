@@ -5,7 +5,7 @@ decoding the value); the value is one binary column holding the value model's JS
 parsed by pydantic's Rust core (measured faster than msgpack; see docs/benchmarks.md).
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pyarrow as pa
 
@@ -66,11 +66,15 @@ def batch_to_records(
     batch: pa.RecordBatch,
     record_types: frozenset[int] | None = None,
     headers_only: frozenset[int] = frozenset(),
+    value_models: Mapping[tuple[int, int, int], type | None] | None = None,
 ) -> list[Record]:
     """Decode a RecordBatch made by records_to_batch; RecordDecodeError on anything else.
     With record_types, rows of other record types are skipped before their values are decoded
     (processing wants commands); rows whose record type is in headers_only come back with
-    value None (replay needs where each command came from, never what it asked)."""
+    value None (replay needs where each command came from, never what it asked). A row whose
+    (value type, intent, record version) is in value_models has its value decoded by the model
+    named there instead, or not at all for None (replay: an applier that reads an event's key
+    alone, or a few fields of a large value, need not have the whole value decoded)."""
     if not batch.schema.equals(RECORD_SCHEMA):
         raise RecordDecodeError(
             f"batch schema is not the record schema: got {batch.schema.names}, "
@@ -91,7 +95,12 @@ def batch_to_records(
                 raise ValueError(f"record_type {rt} and rejection_type {rej} disagree")
             if len(reason) > REJECTION_REASON_CHARS_MAX:
                 raise ValueError(f"rejection_reason of {len(reason)} chars is too long")
-            value = None if rt in headers_only else model.model_validate_json(raw)
+            if rt in headers_only:
+                value = None
+            else:
+                if value_models is not None:
+                    model = value_models.get((vt, intent, ver), model)
+                value = None if model is None else model.model_validate_json(raw)
         except KeyError as error:
             raise RecordDecodeError(
                 f"row {row_index} of {batch.num_rows}: unknown enum value {error} "

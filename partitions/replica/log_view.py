@@ -27,7 +27,7 @@ Raft storage in runs and decoded with the reader's record-type filter.
 
 import bisect
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import pyarrow as pa
 
@@ -233,6 +233,7 @@ class RaftLogView(LogStream):
         skip_commands: bool = False,
         commands_only: bool = False,
         command_headers: bool = False,
+        value_models: Mapping[tuple[int, int, int], type | None] | None = None,
     ) -> Iterator[Record]:
         if position > self._committed_position or not self._indexes:
             return
@@ -249,7 +250,7 @@ class RaftLogView(LogStream):
                     continue
                 decoded = self._decoded.get(entry.index)
                 if decoded is None:
-                    records = batch_to_records(entry.data, wanted, headers_only)
+                    records = batch_to_records(entry.data, wanted, headers_only, value_models)
                 else:
                     records = decoded
                 for record in records:

@@ -106,12 +106,28 @@ APPLIERS: dict[tuple[ValueType, IntEnum, int], Applier] = {
 }
 # fmt: on
 
+# What replay decodes of the events of some appliers, instead of the whole value: None for an
+# applier that reads the key alone (a completed job's event carries the whole job), a slimmer
+# model for one that reads a few fields of a large value (a batch's activated jobs). Replay
+# hands these appliers records carrying that; processing, the values it wrote.
+REPLAY_VALUE_MODELS: dict[Applier, type | None] = {
+    job.completed: None,
+    job.canceled: None,
+    job_batch.activated: job_batch.ActivatedJobs,
+}
+
 
 class EventAppliers:
     """Dispatches an event to its applier, then moves the key generator past its key."""
 
     def __init__(self) -> None:
         self._appliers = {(int(vt), int(i), v): f for (vt, i, v), f in APPLIERS.items()}
+        # (value type, intent, version) -> what replay decodes of the value (see above).
+        self.replay_models = {
+            slot: REPLAY_VALUE_MODELS[applier]
+            for slot, applier in self._appliers.items()
+            if applier in REPLAY_VALUE_MODELS
+        }
         # The version a NEW event is written for: the newest applier of its (type, intent).
         # Events already in a log keep theirs, and replay picks the applier by it.
         self._latest: dict[tuple[int, int], int] = {}

@@ -1,6 +1,26 @@
 """Appliers of job batch events."""
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from raybee.partitions.protocol import evolve
+
+
+class _ActivatedJob(BaseModel):
+    """What `activated` reads of each job a batch handed out (defaults: JobRecordValue's)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    worker: str = ""
+    timeout_ms: int = -1
+    deadline_ms: int = -1
+
+
+class ActivatedJobs(BaseModel):
+    """What `activated` reads of a JobBatchRecordValue: replay decodes only this (the jobs'
+    variables and the rest, parsed over but not built, are most of a batch's decoding)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    job_keys: list[int] = Field(default_factory=list)
+    jobs: list[_ActivatedJob] = Field(default_factory=list)
 
 
 def activated(state, record):

@@ -34,10 +34,13 @@ class JobStore:
     read is not read and decoded again by its applier); see job_cache.py.
     """
 
-    def __init__(self, reader, writer=None, cache: JobCache | None = None):
+    def __init__(self, reader, writer=None, cache: JobCache | None = None, is_new_key=None):
         self._reader = reader
         self._writer = writer
         self._cache = JobCache() if cache is None else cache
+        # The key generator's is_new: a job created under a key first handed out in this
+        # transaction is known absent without a read (a miss in RocksDB per created job).
+        self._is_new_key = is_new_key
 
     # ------------------------------------------------------------------ reads
     def entry(self, key: int) -> tuple[JobState, JobRecordValue] | None:
@@ -84,6 +87,11 @@ class JobStore:
 
     # ------------------------------------------------------------------ writes (appliers)
     def create(self, key: int, job: JobRecordValue) -> None:
+        cache = self._cache
+        if self._is_new_key is not None and cache.entry(key) is ABSENT and self._is_new_key(key):
+            # Stored jobs have keys handed out before; one created in this transaction would be
+            # in the batch's cache.
+            cache.entries[key] = None
         assert self.entry(key) is None, f"job {key} created twice"
         self._put(key, JobState.ACTIVATABLE, job)
 

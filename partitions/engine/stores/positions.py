@@ -38,12 +38,21 @@ class KeyGenerator:
         # Read once per batch: the generator is the only writer of NEXT_KEY, so the cached
         # counter stays true for the life of the transaction it was built on.
         self._cached_counter: int | None = None
+        self._first_counter = 1  # the counter as this transaction found it (read with it)
         self._dirty = False
 
     def _next_counter(self) -> int:
         if self._cached_counter is None:
-            self._cached_counter = self._reader.get(POSITIONS, NEXT_KEY, 1)
+            self._cached_counter = self._first_counter = self._reader.get(POSITIONS, NEXT_KEY, 1)
         return self._cached_counter
+
+    def is_new(self, key: int) -> bool:
+        """Whether `key` was first handed out (or first seen by replay) in this transaction:
+        nothing committed before it can be stored under such a key."""
+        if key < 0 or partition_of_key(key) != self.partition_id:
+            return False
+        self._next_counter()
+        return key - self._key_base >= self._first_counter
 
     def _set_next_counter(self, counter: int) -> None:
         # Written once per transaction by flush(), not once per key.
