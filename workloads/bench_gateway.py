@@ -32,6 +32,7 @@ the cluster; it exists for when the cluster is not usable, and says so in `backe
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import re
 import signal
@@ -235,7 +236,8 @@ def _start_gateway_process(ray_address: str) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("raybee gateway did not start in time")
 
 
-def _stop_gateway_process(process: subprocess.Popen) -> None:
+def _stop_gateway_process(process: subprocess.Popen) -> dict | None:
+    """Stop the gateway; the counters it prints as it stops (None if it printed none)."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
@@ -243,6 +245,32 @@ def _stop_gateway_process(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+    with contextlib.suppress(OSError, ValueError):
+        for line in process.stdout.read().splitlines():
+            if line.startswith('{"gateway_stats"'):
+                return json.loads(line)["gateway_stats"]
+    return None
+
+
+BROKER_FIELDS = ("commands_submitted", "jobs_pushed", "jobs_yielded", "readies", "sends")
+
+
+def _broker_counts(client) -> dict[str, int]:
+    """The brokers' counters (`BrokerStats`) summed over the cluster."""
+    import ray
+
+    handles = list(client.router.handles.values())
+    statuses = ray.get([handle.status.remote() for handle in handles], timeout=30)
+    return {name: sum(s["stats"].get(name, 0) for s in statuses) for name in BROKER_FIELDS}
+
+
+def _per_instance(before: dict, after: dict, instances: int) -> dict[str, float]:
+    return {k: round((after[k] - before[k]) / max(instances, 1), 2) for k in after}
+
+
+def _instances(measured: dict) -> int:
+    """Instances one way in created: warm-up, throughput phase, latency phase."""
+    return WARM_UP_INSTANCES + measured["throughput"]["created"] + measured["latency"]["count"]
 
 
 # ---------------------------------------------------------------------- the two backends
@@ -267,9 +295,24 @@ def _on_ray(opts, files: dict[str, str]) -> dict:
             )
 
         stats = work.worker.stats
+        router_before = dict(client.router.stats)
+        brokers_before = _broker_counts(client)
         direct = asyncio.run(_measure(create, create_with_result, lambda: stats.completed, opts))
+        direct["router"] = {
+            k: v - router_before.get(k, 0)
+            for k, v in client.router.stats.items()
+            if isinstance(v, int)
+        }
+        direct["router"]["activated_by_polling"] = stats.activated_by_polling
+        brokers_between = _broker_counts(client)
+        direct["brokers"] = _per_instance(brokers_before, brokers_between, _instances(direct))
         gateway, address = _start_gateway_process(client.cluster.address)
         via_grpc = asyncio.run(_grpc_phase(address, files[PROCESS_GRPC], opts, gateway.pid))
+        via_grpc["brokers"] = _per_instance(
+            brokers_between, _broker_counts(client), _instances(via_grpc)
+        )
+        via_grpc["gateway_stats"] = _stop_gateway_process(gateway)
+        gateway = None
         topology = client.topology()
         backend = (
             f"embedded Ray cluster: {opts.nodes} nodes, {topology['partition_count']} "
@@ -367,6 +410,12 @@ def run(args: list[str]) -> dict:
         + grpc["latency"]["errors"],
         "cpu_ms_per_instance_direct": direct["throughput"]["cpu_ms_per_instance"],
         "cpu_ms_per_instance_grpc": grpc["throughput"]["cpu_ms_per_instance"],
+        "instances_direct": _instances(direct),
+        "instances_grpc": _instances(grpc),
+        "broker_work_per_instance_direct": direct.get("brokers"),
+        "broker_work_per_instance_grpc": grpc.get("brokers"),
+        "router_direct": direct.get("router"),
+        "gateway_stats": grpc.get("gateway_stats"),
         "in_flight": opts.in_flight,
         "seconds": opts.seconds,
         "rate_offered_per_s": opts.rate,

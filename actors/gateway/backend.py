@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from raybee.actors import errors
 from raybee.actors.client import AsyncClient, Deployment, ProcessInstance
+from raybee.actors.gateway.long_polls import LongPolls
 from raybee.actors.routing import partition_for_key
 from raybee.partitions.protocol import (
     JobIntent,
@@ -89,6 +90,7 @@ class Backend:
         self.client = client
         self.router = router
         self.streams = streams
+        self.long_polls = LongPolls(router)
         self._stream_ids = itertools.count(1)
         self._deployed_at: dict[str, float] = {}  # bpmn process id -> when deployed here
 
@@ -188,7 +190,8 @@ class Backend:
         request_timeout_ms: int,
         fetch_variables: list[str],
     ) -> list[tuple[int, JobRecordValue]]:
-        return await self.router.activate_jobs(
+        """Long polling, parked while this gateway streams the type (`long_polls.py`)."""
+        return await self.long_polls.activate(
             job_type, jobs_max, job_timeout_ms, worker, request_timeout_ms, fetch_variables
         )
 

@@ -3,6 +3,7 @@
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -115,6 +116,8 @@ async def _serve(backend_factory, config: GatewayConfig, describe: str) -> None:
     finally:
         await server.stop()
         await backend.close()
+        # What the gateway did, for `raybee bench gateway` (read after SIGTERM).
+        print(json.dumps({"gateway_stats": server.summary()}, default=str), flush=True)
 
 
 def main(argv: list[str]) -> int:

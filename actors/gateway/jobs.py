@@ -119,6 +119,7 @@ class JobRpcs(RpcBase):
                 self.stats.jobs_handed_back += await self.backend.yield_jobs(
                     [key for key, _ in jobs]
                 )
+                self.backend.long_polls.handed_back(jobs[0][1].type)
 
         task = asyncio.get_running_loop().create_task(hand_back())
         self._background.add(task)
@@ -152,6 +153,7 @@ class JobRpcs(RpcBase):
             slot_freed,
             on_job,
         )
+        self.backend.long_polls.stream_opened(job_type)
         try:
             while True:
                 push = await pushed.get()
@@ -159,12 +161,14 @@ class JobRpcs(RpcBase):
                 self.stats.jobs_streamed += 1
                 yield activated_job(push.job_key, push.job)
         finally:
+            self.backend.long_polls.stream_closed(job_type)
             await stream.stop()
             unsent = []
             while not pushed.empty():
                 unsent.append(pushed.get_nowait().job_key)
             if unsent:
                 self.stats.jobs_handed_back += await self.backend.yield_jobs(unsent)
+                self.backend.long_polls.handed_back(job_type)
 
     # ------------------------------------------------------------------ settling a job
     @unary

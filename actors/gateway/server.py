@@ -154,6 +154,22 @@ class GatewayServer:
             await self._server.stop(grace_s)
             self._server = None
 
+    def summary(self) -> dict:
+        """The gateway's counters and its router's (calls, commands), as plain values."""
+        stats = self.stats
+        router_stats = getattr(self.backend.router, "stats", {})
+        return {
+            "calls": dict(stats.calls),
+            "refused": {f"{rpc} {code}": n for (rpc, code), n in stats.statuses.items()},
+            "internal_errors": stats.internal_errors,
+            "jobs_activated": stats.jobs_activated,
+            "jobs_streamed": stats.jobs_streamed,
+            "jobs_late": stats.jobs_late,
+            "jobs_handed_back": stats.jobs_handed_back,
+            "long_polls": dict(self.backend.long_polls.stats),
+            "router": dict(router_stats),
+        }
+
     async def wait_closed(self) -> None:
         if self._server is not None:
             await self._server.wait_for_termination()

@@ -370,3 +370,36 @@ def test_jobs_activated_after_the_callers_deadline_are_handed_back(bpmn_files):
         # Activatable again at once, although its 10-minute timeout has not passed.
         (response,) = stub.ActivateJobs(request, timeout=CALL_TIMEOUT_S)
         assert len(response.jobs) == 1
+
+
+def test_a_poll_beside_a_job_stream_finds_the_jobs_nobody_pushed_then_parks(bpmn_files):
+    """While the gateway streams a type, its polls are parked (long_polls.py): a job created
+    before the stream opened (never pushed) is still found at once, and a poll with nothing to
+    find answers at its request timeout, not before."""
+    with (
+        ThreadedGateway(in_process_backend, GatewayConfig(port=0)) as fresh,
+        grpc.insecure_channel(f"127.0.0.1:{fresh.port}") as channel,
+    ):
+        stub = gateway_pb2_grpc.GatewayStub(channel)
+        order = pb.Resource(name="order.bpmn", content=bpmn_files["order.bpmn"].read_bytes())
+        stub.DeployResource(pb.DeployResourceRequest(resources=[order]), timeout=CALL_TIMEOUT_S)
+        waiting = create(stub, "order")  # its job: created before any stream, not pushed
+        stream = stub.StreamActivatedJobs(
+            pb.StreamActivatedJobsRequest(type="work", worker="s", timeout=60_000),
+            timeout=CALL_TIMEOUT_S,
+        )
+        polls = fresh.backend.long_polls
+        deadline = time.monotonic() + 5
+        while not polls.streaming("work") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert polls.streaming("work")
+        request = pb.ActivateJobsRequest(
+            type="work", worker="t", timeout=60_000, maxJobsToActivate=5, requestTimeout=400
+        )
+        (response,) = stub.ActivateJobs(request, timeout=CALL_TIMEOUT_S)
+        assert [job.processInstanceKey for job in response.jobs] == [waiting]
+        started = time.monotonic()
+        assert list(stub.ActivateJobs(request, timeout=CALL_TIMEOUT_S)) == []
+        assert 0.35 < time.monotonic() - started < 3
+        assert polls.stats["parked"] >= 1 and fresh.backend.router.stats["commands"] > 0
+        stream.cancel()

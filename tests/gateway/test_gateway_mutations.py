@@ -19,6 +19,8 @@ RPC = "raybee.actors.gateway.rpc:RpcBase."
 JOBS = "raybee.actors.gateway.jobs:JobRpcs."
 MAPPING_TESTS = ("tests/gateway/test_mapping.py",)
 BAD_REQUESTS = "tests/gateway/test_bad_requests.py"
+LONG_POLLS = "raybee.actors.gateway.long_polls:"
+LONG_POLL_TESTS = ("tests/gateway/test_long_polls.py",)
 
 
 check = check_tools.check
@@ -109,6 +111,44 @@ CHECKS = (
             JOBS + "ActivateJobs",
             "        if not done:\n            self._hand_back_later(activation)\n",
             "        if not done:\n",
+        ),
+    ),
+    check(
+        "parked_poll_never_probes",
+        "a parked long poll waits for a hand-back through this gateway only: a job a broker "
+        "handed back (or one waiting from before the streams opened) is never found",
+        LONG_POLL_TESTS,
+        (
+            LONG_POLLS + "LongPolls.activate",
+            "due = state.may_have_jobs or now - state.asked_at >= self.probe_s",
+            "due = state.may_have_jobs",
+        ),
+    ),
+    check(
+        "parked_poll_answers_before_its_timeout",
+        "a long poll that found nothing answers at once instead of at its request timeout",
+        LONG_POLL_TESTS,
+        (
+            LONG_POLLS + "LongPolls.activate",
+            "            if now >= deadline:\n",
+            "            if True:\n",
+        ),
+    ),
+    check(
+        "hand_back_wakes_nobody",
+        "jobs handed back through the gateway do not wake the parked polls of their type",
+        LONG_POLL_TESTS,
+        (LONG_POLLS + "LongPolls.handed_back", "            state.wake()\n", ""),
+    ),
+    check(
+        "filled_request_taken_for_empty",
+        "a round that filled its request counts the type as emptied: the jobs left wait for "
+        "the next probe",
+        LONG_POLL_TESTS,
+        (
+            LONG_POLLS + "LongPolls._round",
+            "len(jobs) >= jobs_max or not answered_everywhere",
+            "not answered_everywhere",
         ),
     ),
 )
