@@ -236,7 +236,9 @@ def test_when_the_top_priority_leader_goes_silent_its_best_survivor_campaigns_wi
         cluster.add_node(i, conf)
     elect(cluster, 3)
     cluster.isolate(3)  # the leader goes silent (its node died)
-    for ticks in range(1, 4 * timeout):
+    ticks = 0
+    while ticks < 4 * timeout:
+        ticks += 1
         for i in (1, 2):
             cluster.tick(i)
         cluster.stabilize()
